@@ -1,0 +1,74 @@
+"""The machinery behind every exercise check: compare, explain, raise.
+
+A check calls the student's code on random inputs, compares with colorlib's own
+answer and either prints a short pass message or raises :class:`CheckFailed`
+(an ``AssertionError``) with a specific hint: wrong type, wrong shape, values
+out of range, or the first pixel where the values differ.  A
+``NotImplementedError`` from an unsolved exercise is passed through unchanged,
+so "Run all" stops at the first unsolved exercise.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+class CheckFailed(AssertionError):
+    """The student's answer differs from colorlib's; the message says how."""
+
+
+def passed(what: str) -> bool:
+    print(f"Well done: {what} matches colorlib.")
+    return True
+
+
+def fail(what: str, hint: str) -> None:
+    raise CheckFailed(f"{what}: {hint}")
+
+
+def call(fn, *args, what: str):
+    """Call the student's function; turn an unexpected crash into a hint."""
+    try:
+        return fn(*args)
+    except NotImplementedError:
+        raise
+    except Exception as e:  # the student's code crashed: say where to look
+        shapes = ", ".join(str(tuple(a.shape)) for a in args if isinstance(a, torch.Tensor))
+        raise CheckFailed(f"{what} raised {type(e).__name__}: {e} (called with tensors of "
+                          f"shape {shapes})") from e
+
+
+def expect_tensor(got, expected: torch.Tensor, what: str, atol: float, rtol: float = 0.0,
+                  value_range: tuple[float, float] | None = None, names: str = "") -> None:
+    """Compare ``got`` with ``expected``; raise CheckFailed with the first difference."""
+    if not isinstance(got, torch.Tensor):
+        fail(what, f"expected a torch.Tensor, got {type(got).__name__}")
+    if got.shape != expected.shape:
+        fail(what, f"wrong shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
+                   + _shape_hint(got.shape, expected.shape))
+    got = got.detach().float().cpu()
+    expected = expected.detach().float().cpu()
+    if not torch.isfinite(got).all():
+        fail(what, "the result contains NaN or inf values (a division by zero, or a power of "
+                   "a negative number?)")
+    if value_range is not None:
+        lo, hi = value_range
+        if got.min() < lo - atol or got.max() > hi + atol:
+            fail(what, f"values should lie in [{lo:g}, {hi:g}] but range from "
+                       f"{got.min():.4g} to {got.max():.4g}")
+    diff = (got - expected).abs()
+    bad = diff > atol + rtol * expected.abs()
+    if bad.any():
+        index = tuple(int(i) for i in bad.nonzero()[0])
+        where = ", ".join(f"{n}={i}" for n, i in zip(names.split(), index)) if names else index
+        fail(what, f"wrong value at ({where}): got {got[index]:.5g}, expected "
+                   f"{expected[index]:.5g} (largest difference {diff.max():.3g}, "
+                   f"{int(bad.sum())} of {bad.numel()} values off)")
+
+
+def _shape_hint(got: torch.Size, expected: torch.Size) -> str:
+    if len(got) == len(expected) - 1:
+        return " - did you drop a dimension? keep it with keepdim=True or x[:, None]"
+    if sorted(got) == sorted(expected):
+        return " - the dimensions are in the wrong order (channels come before H and W)"
+    return ""

@@ -1,0 +1,191 @@
+"""``fit``: the supervised training loop every notebook uses.
+
+A batch is a pair ``(x, y)``; the model maps ``x`` to a prediction and
+``loss_fn(prediction, y)`` is minimised.  For the colorizers ``x`` and ``y`` come
+from :class:`colorlib.data.ColorizationPairs`; for the MNIST warm-up they are
+images and labels.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from .. import checkpoint as ckpt
+from ..runtime import device as pick_device
+from ..runtime import seed_everything
+from .common import (
+    History,
+    Precision,
+    batch_size,
+    check_finite,
+    choose_precision,
+    loader_generator,
+    model_config,
+    prepare_checkpoint,
+    save_state,
+    to_device,
+    unwrap,
+)
+
+Metric = Callable[[torch.Tensor, torch.Tensor], torch.Tensor | float]
+
+
+def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable = F.mse_loss,
+             metrics: Mapping[str, Metric] | None = None, device: torch.device | None = None,
+             precision: Precision | None = None) -> dict[str, float]:
+    """Average loss and metrics of ``model`` over ``loader`` (eval mode, no gradients).
+
+    Returns ``{"loss": ..., <metric>: ...}``, each averaged over examples.
+    """
+    precision = precision or choose_precision(device or next(model.parameters()).device)
+    was_training = model.training
+    model.eval()
+    totals: dict[str, float] = {}
+    count = 0
+    with torch.no_grad():
+        for batch in loader:
+            x, y = to_device(batch, precision)
+            with precision.autocast():
+                pred = model(x)
+            pred = pred.float()
+            n = batch_size(batch)
+            values = {"loss": loss_fn(pred, y)}
+            values.update({name: fn(pred, y) for name, fn in (metrics or {}).items()})
+            for name, v in values.items():
+                totals[name] = totals.get(name, 0.0) + float(torch.as_tensor(v).float().mean()) * n
+            count += n
+    model.train(was_training)
+    if count == 0:
+        raise ValueError("the evaluation loader yielded no batches; is the dataset empty?")
+    return {name: total / count for name, total in totals.items()}
+
+
+def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = None, *,
+        epochs: int = 10, loss_fn: Callable = F.mse_loss,
+        optimizer: torch.optim.Optimizer | None = None, lr: float = 1e-3,
+        scheduler=None, metrics: Mapping[str, Metric] | None = None,
+        device: torch.device | str | None = None, amp: bool | str = "auto",
+        channels_last: bool | str = "auto", grad_clip: float | None = None,
+        checkpoint: str | Path | None = None, resume: bool = False, seed: int | None = None,
+        progress: bool = True, verbose: bool = True,
+        on_epoch_end: Callable[[int, dict], None] | None = None) -> History:
+    """Train ``model`` for ``epochs`` epochs and return its :class:`History`.
+
+    Args:
+        model: maps a batch ``x`` to a prediction; moved to ``device``.
+        train_loader / val_loader: iterables of ``(x, y)`` batches (DataLoaders).
+        loss_fn: ``loss_fn(prediction, y) -> scalar``; default mean squared error.
+        optimizer: default ``Adam(model.parameters(), lr)``.
+        scheduler: optional learning-rate scheduler, stepped once per epoch.
+        metrics: ``{name: fn(prediction, y)}`` computed on the validation set each epoch.
+        device: default :func:`colorlib.device`.
+        amp: mixed precision; ``"auto"`` = bf16/fp16 on CUDA, fp32 elsewhere.
+        channels_last: ``"auto"`` = on for CUDA.
+        grad_clip: clip the gradient norm to this value (after unscaling).
+        checkpoint: file written atomically after every epoch (model, optimizer,
+            scaler, scheduler, history and RNG states).  An existing file is never
+            overwritten unless ``resume=True``.
+        resume: continue from ``checkpoint`` if it exists: the final weights equal
+            those of an uninterrupted run (same seed, CPU).
+        seed: seeds Python, NumPy and torch at the start of a fresh run.
+        on_epoch_end: called as ``on_epoch_end(epoch, record)`` after each epoch.
+    """
+    if epochs < 0:
+        raise ValueError(f"epochs must be >= 0, got {epochs}")
+    dev = torch.device(device) if device is not None else pick_device(verbose=False)
+    precision = choose_precision(dev, amp, channels_last)
+    model.to(dev)
+    if precision.channels_last:
+        model.to(memory_format=torch.channels_last)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = optimizer or torch.optim.Adam(params, lr=lr)
+    scaler = precision.scaler()
+    history = History()
+    start_epoch = 0
+    path = prepare_checkpoint(checkpoint, resume)
+    shuffler = loader_generator(train_loader)
+
+    if path is not None and resume and path.exists():
+        state = ckpt.load(path, map_location=dev)
+        ckpt.load_weights(unwrap(model), state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scaler.load_state_dict(state["scaler"])
+        if scheduler is not None and state.get("scheduler") is not None:
+            scheduler.load_state_dict(state["scheduler"])
+        history = History(list(state["history"]))
+        start_epoch = int(state["epoch"])
+        ckpt.set_rng_state(state["rng"])
+        if shuffler is not None and state.get("shuffler") is not None:
+            shuffler.set_state(state["shuffler"])
+        if verbose:
+            done = "finished" if start_epoch >= epochs else "continuing"
+            print(f"resumed from {path}: {start_epoch} epochs done, {done}")
+    elif seed is not None:
+        seed_everything(seed)
+
+    for epoch in range(start_epoch + 1, epochs + 1):
+        t0 = time.perf_counter()
+        model.train()
+        total, count = 0.0, 0
+        bar = tqdm(train_loader, desc=f"epoch {epoch}/{epochs}", leave=False,
+                   disable=not progress)
+        for step, batch in enumerate(bar, 1):
+            x, y = to_device(batch, precision)
+            with precision.autocast():
+                pred = model(x)
+            loss = loss_fn(pred.float(), y)
+            check_finite(loss, "the training loss", epoch, step)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            if grad_clip is not None:
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(params, grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            n = batch_size(batch)
+            total += float(loss.detach()) * n
+            count += n
+            bar.set_postfix(loss=f"{total / count:.4g}")
+        if count == 0:
+            raise ValueError("the training loader yielded no batches; is the dataset empty?")
+        if scheduler is not None:
+            scheduler.step()
+        record = {"epoch": epoch, "train_loss": total / count}
+        if val_loader is not None:
+            scores = evaluate(model, val_loader, loss_fn, metrics, precision=precision)
+            record.update({f"val_{k}" if k == "loss" else k: v for k, v in scores.items()})
+        record["seconds"] = time.perf_counter() - t0
+        history.records.append(record)
+        if verbose:
+            print(" ".join(_fmt(k, v) for k, v in record.items()))
+        if path is not None:
+            save_state(path, {
+                "format": "colorlib-train-1",
+                "config": model_config(unwrap(model)),
+                "model": unwrap(model).state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scaler": scaler.state_dict(),
+                "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                "epoch": epoch,
+                "history": history.records,
+                "shuffler": shuffler.get_state() if shuffler is not None else None,
+            })
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, record)
+    model.eval()
+    return history
+
+
+def _fmt(key: str, value) -> str:
+    if key == "epoch":
+        return f"epoch {value:3d}"
+    if key == "seconds":
+        return f"({value:.1f} s)"
+    return f"{key} {value:.4g}"
