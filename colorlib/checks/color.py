@@ -12,7 +12,8 @@ def test_images(seed: int = 0) -> torch.Tensor:
     """Random RGB images (4, 3, 8, 8) in [0, 1], with black, white and primaries in image 0."""
     g = torch.Generator().manual_seed(seed)
     rgb = torch.rand(4, 3, 8, 8, generator=g)
-    corners = torch.tensor([[0, 0, 0], [1, 1, 1], [1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype=torch.float32)
+    corners = torch.tensor([[0, 0, 0], [1, 1, 1], [1, 0, 0], [0, 1, 0], [0, 0, 1]],
+                           dtype=torch.float32)
     rgb[0, :, 0, :5] = corners.T
     return rgb
 

@@ -1,4 +1,4 @@
-"""``python -m colorlib.course COMMAND``: student | execute [NAMES...] | store-checked | book | all."""
+"""``python -m colorlib.course COMMAND``: student, execute [NAMES], store-checked, book, all."""
 
 from __future__ import annotations
 

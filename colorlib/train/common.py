@@ -121,7 +121,7 @@ def check_finite(value: torch.Tensor, what: str, epoch: int, step: int) -> None:
 
 
 def loader_generator(loader: Any) -> torch.Generator | None:
-    """The torch.Generator that shuffles ``loader`` (if it has its own), so resume can restore it."""
+    """The torch.Generator shuffling ``loader`` (if it has its own), so resume can restore it."""
     for obj in (getattr(loader, "sampler", None), getattr(loader, "batch_sampler", None)):
         gen = getattr(obj, "generator", None)
         if isinstance(gen, torch.Generator):

@@ -1,0 +1,113 @@
+"""colorlib.train.fit_gan: ratio, smoothing, pre-training, NaN stop, exact resume."""
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from colorlib import models
+from colorlib.train import fit_gan, gan_loss
+
+
+class PairCritic(nn.Module):
+    """A small conditional discriminator D(L, ab) -> patch logits."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(3, 8, 4, 2, 1), nn.LeakyReLU(0.2),
+                                 nn.Conv2d(8, 1, 4, 2, 1))
+        self.calls = 0
+
+    def forward(self, L, ab):
+        self.calls += 1
+        return self.net(torch.cat([L / 50 - 1, ab / 110], 1))
+
+
+def make_data(n=24, size=16):
+    g = torch.Generator().manual_seed(0)
+    L = torch.rand(n, 1, size, size, generator=g) * 100
+    return TensorDataset(L, torch.cat([0.6 * (L - 50), 40 * torch.sin(L / 15)], 1))
+
+
+def loader(ds=None):
+    return DataLoader(ds or make_data(), batch_size=8, shuffle=True,
+                      generator=torch.Generator().manual_seed(1))
+
+
+def nets():
+    torch.manual_seed(0)
+    return models.build("tiny", width=4), PairCritic()
+
+
+def run(**kw):
+    g, d = nets()
+    kw = {"epochs": 2, "device": "cpu", "progress": False, "verbose": False, **kw}
+    return g, d, fit_gan(g, d, kw.pop("loader", None) or loader(), **kw)
+
+
+def test_losses_are_recorded_and_discriminator_steps_follow_the_ratio():
+    g, d, hist = run(d_steps=2, epochs=1)
+    # per batch: 2 D steps x (real + fake) + 1 G step = 5 calls; 3 batches
+    assert d.calls == 3 * 5
+    assert {"d_loss", "g_loss", "recon", "d_real", "d_fake"} <= set(hist.keys())
+
+
+def test_pretraining_leaves_the_discriminator_untouched():
+    g, d = nets()
+    before = {k: v.clone() for k, v in d.state_dict().items()}
+    hist = fit_gan(g, d, loader(), epochs=2, pretrain_epochs=2, device="cpu", progress=False,
+                   verbose=False)
+    assert d.calls == 0 and hist["phase"] == [0.0, 0.0]
+    assert all(torch.equal(v, d.state_dict()[k]) for k, v in before.items())
+    assert hist["recon"][1] < hist["recon"][0]
+
+
+def test_one_sided_label_smoothing_only_changes_real_targets():
+    logits = torch.zeros(4, 1)
+    assert gan_loss(logits, False, smoothing=0.2) == gan_loss(logits, False)
+    expected = nn.functional.binary_cross_entropy_with_logits(logits, torch.full_like(logits, .8))
+    assert torch.isclose(gan_loss(logits, True, smoothing=0.2), expected)
+    assert torch.isclose(gan_loss(torch.ones(3), True, "lsgan"), torch.tensor(0.0))
+    with pytest.raises(ValueError, match="bce"):
+        gan_loss(logits, True, "wasserstein")
+
+
+def test_nan_loss_stops_with_the_step_number(tmp_path):
+    class NaNCritic(PairCritic):
+        def forward(self, L, ab):
+            return super().forward(L, ab) * float("nan")
+
+    g = models.build("tiny", width=4)
+    message = "discriminator loss became nan at epoch 1, step 1"
+    with pytest.raises(FloatingPointError, match=message):
+        fit_gan(g, NaNCritic(), loader(), epochs=1, device="cpu", progress=False, verbose=False,
+                checkpoint=tmp_path / "gan.pt")
+    assert not (tmp_path / "gan.pt").exists()
+
+
+def test_interrupted_run_resumes_to_the_same_weights(tmp_path):
+    g_full, d_full, _ = run(epochs=3, seed=7, label_smoothing=0.1)
+    calls = {"n": 0}
+
+    def flaky_l1(pred, y):
+        calls["n"] += 1
+        if calls["n"] == 8:  # inside epoch 3
+            raise KeyboardInterrupt
+        return nn.functional.l1_loss(pred, y)
+
+    ckpt = tmp_path / "gan.pt"
+    with pytest.raises(KeyboardInterrupt):
+        run(epochs=3, seed=7, label_smoothing=0.1, checkpoint=ckpt, recon_loss=flaky_l1)
+    g, d = nets()
+    fit_gan(g, d, loader(), epochs=3, seed=7, label_smoothing=0.1, checkpoint=ckpt,
+            resume=True, device="cpu", progress=False, verbose=False)
+    for full, resumed in ((g_full, g), (d_full, d)):
+        for k, v in full.state_dict().items():
+            assert torch.equal(v, resumed.state_dict()[k]), k
+
+
+def test_sample_grids_are_written_every_epoch(tmp_path):
+    ds = make_data()
+    batch = (ds.tensors[0][:4], ds.tensors[1][:4])
+    run(epochs=2, sample_batch=batch, samples_dir=tmp_path)
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["epoch_001.png", "epoch_002.png"]
