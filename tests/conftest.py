@@ -1,24 +1,30 @@
 """Shared test set-up: headless matplotlib, a clean quick-mode work folder, timing table."""
 
 import os
-import shutil
+import tempfile
 
 import matplotlib
 
 matplotlib.use("Agg")
 os.environ.setdefault("COLORLIB_QUICK", "1")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # two workers on two cores: one thread each (kernels inherit it), or torch thrashes
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from colorlib.course import EXECUTED, ROOT  # noqa: E402
+import torch  # noqa: E402
 
-WORK = ROOT / "build" / "work"
-# nbval's kernels inherit this: their checkpoints go to a build folder, not solutions/
-os.environ.setdefault("COLORLIB_RUNS", str(WORK / "runs-nbval"))
+from colorlib.course import EXECUTED  # noqa: E402
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(1)
+
+# nbval's kernels inherit this: their checkpoints go to a fresh folder, never solutions/
+os.environ.setdefault("COLORLIB_RUNS", tempfile.mkdtemp(prefix="colorlib-nbval-runs-"))
 
 
 def pytest_configure(config):
-    # the controller (not xdist workers) starts every run from a clean slate
+    # the controller (not xdist workers) starts the timing table afresh
     if not hasattr(config, "workerinput"):
-        shutil.rmtree(WORK, ignore_errors=True)
         for stale in EXECUTED.glob("*.timing.json"):
             stale.unlink()
 

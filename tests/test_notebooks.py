@@ -75,7 +75,7 @@ def test_every_exercise_is_followed_by_a_check(path):
 @pytest.mark.slow
 @pytest.mark.parametrize("path", SOLUTIONS, ids=NAMES)
 def test_solution_runs_in_quick_mode(path, tmp_path):
-    record = execute(path)
+    record = execute(path, workdir=tmp_path)
     executed = read(record["output"])
     errors = [o for c in executed.cells for o in c.get("outputs", [])
               if o.get("output_type") == "error"]

@@ -11,7 +11,7 @@ from . import EXECUTED, solution_paths
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m colorlib.course", description=__doc__)
     parser.add_argument("command", choices=["student", "execute", "store-checked", "book", "all"])
-    parser.add_argument("names", nargs="*", help="notebooks to execute (default: all)")
+    parser.add_argument("names", nargs="*", help="notebooks to execute or store (default: all)")
     args = parser.parse_args(argv)
     if args.command in ("student", "all"):
         from .student import write_students
@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
         from .execute import store_checked_outputs
 
         for path in solution_paths():
+            if args.names and path.stem not in args.names and path.name not in args.names:
+                continue
             n = store_checked_outputs(EXECUTED / path.name, path)
             print(f"{path.name}: {n} checked cells updated")
     if args.command in ("book", "all"):

@@ -40,7 +40,7 @@ def build(out: Path | None = None, executed: Path = EXECUTED) -> Path:
     """Build the HTML book with Sphinx warnings as errors; returns the index page's path."""
     copy_executed(executed)
     write_toc()
-    out = Path(out or BOOK / "_build")
+    out = Path(out or BOOK)  # jupyter-book writes into <out>/_build/html
     cmd = [sys.executable, "-m", "jupyter_book", "build", str(BOOK), "--path-output", str(out),
            "--warningiserror", "--keep-going", "--quiet"]
     if shutil.which("jupyter-book", path=str(Path(sys.executable).parent)):

@@ -27,7 +27,7 @@ MAX_CHECKED_OUTPUT_CHARS = 2000
 
 def kernel_env(workdir: Path) -> dict[str, str]:
     """Environment for a quick-mode kernel: inline (headless) plots, quick data."""
-    env = {"COLORLIB_QUICK": "1", "MPLBACKEND": KERNEL_BACKEND,
+    env = {"COLORLIB_QUICK": "1", "MPLBACKEND": KERNEL_BACKEND, "COLORLIB_PROGRESS": "0",
            "COLORLIB_RUNS": str(workdir / "runs"), "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
     return env
 
@@ -90,7 +90,7 @@ def checked_outputs(cell) -> list:
         elif out.output_type == "execute_result" and "text/plain" in out.data:
             kept.append(nbformat.v4.new_output("execute_result",
                                                data={"text/plain": out.data["text/plain"]},
-                                               execution_count=None))
+                                               execution_count=1))
     size = sum(len(json.dumps(o)) for o in kept)
     if size > MAX_CHECKED_OUTPUT_CHARS:
         raise ValueError(f"a {CHECK_MARK} cell prints {size} characters; keep checked outputs "
@@ -106,8 +106,10 @@ def clean_solution(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         cell.metadata = {k: v for k, v in cell.metadata.items() if k == "tags"}
         cell.pop("id", None)
         if cell.cell_type == "code":
-            cell.execution_count = None
-            cell.outputs = checked_outputs(cell) if is_checked(cell) else []
+            # nbval only compares cells that were run: a checked cell keeps a (constant) count
+            checked = is_checked(cell) and bool(cell.outputs)
+            cell.execution_count = 1 if checked else None
+            cell.outputs = checked_outputs(cell) if checked else []
     nb.nbformat, nb.nbformat_minor = 4, 4
     return nb
 
@@ -133,12 +135,16 @@ def store_checked_outputs(executed: Path, solution: Path) -> int:
 
 def execute_all(names: list[str] | None = None) -> list[dict]:
     """Execute every solution notebook (or those named) in quick mode, one after another."""
+    import shutil
+
+    workdir = ROOT / "build" / "work"
+    shutil.rmtree(workdir, ignore_errors=True)  # fresh runs: no stale quick-mode checkpoints
     records = []
     for path in solution_paths():
         if names and path.stem not in names and path.name not in names:
             continue
         print(f"executing {path.name} ...", flush=True)
-        records.append(execute(path))
+        records.append(execute(path, workdir=workdir))
         print(f"  {records[-1]['seconds']:.1f} s", flush=True)
     print(timing_table())
     return records

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,13 @@ def to_device(batch: Any, precision: Precision) -> Any:
     if isinstance(batch, dict):
         return {k: to_device(v, precision) for k, v in batch.items()}
     return batch
+
+
+def show_progress(progress: bool | None) -> bool:
+    """Progress bars on unless switched off, or ``COLORLIB_PROGRESS=0`` when left at None."""
+    if progress is None:
+        return os.environ.get("COLORLIB_PROGRESS", "1") != "0"
+    return bool(progress)
 
 
 def batch_size(batch: Any) -> int:

@@ -30,6 +30,7 @@ from .common import (
     model_config,
     prepare_checkpoint,
     save_state,
+    show_progress,
     to_device,
     unwrap,
 )
@@ -65,7 +66,7 @@ def fit_gan(generator: nn.Module, discriminator: nn.Module, train_loader: Iterab
             channels_last: bool | str = "auto", grad_clip: float | None = None,
             checkpoint: str | Path | None = None, resume: bool = False,
             seed: int | None = None, sample_batch: tuple | None = None,
-            samples_dir: str | Path | None = None, progress: bool = True,
+            samples_dir: str | Path | None = None, progress: bool | None = None,
             verbose: bool = True,
             on_epoch_end: Callable[[int, dict], None] | None = None) -> History:
     """Adversarial training; returns a :class:`History` with both losses per epoch.
@@ -87,6 +88,7 @@ def fit_gan(generator: nn.Module, discriminator: nn.Module, train_loader: Iterab
     Raises:
         FloatingPointError: a loss became NaN or infinite (message gives epoch and step).
     """
+    progress = show_progress(progress)
     if d_steps < 1 or g_steps < 1:
         raise ValueError(f"d_steps and g_steps must be >= 1, got {d_steps} and {g_steps}")
     if not 0 <= label_smoothing < 1:

@@ -30,6 +30,7 @@ from .common import (
     model_config,
     prepare_checkpoint,
     save_state,
+    show_progress,
     to_device,
     unwrap,
 )
@@ -74,7 +75,7 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
         device: torch.device | str | None = None, amp: bool | str = "auto",
         channels_last: bool | str = "auto", grad_clip: float | None = None,
         checkpoint: str | Path | None = None, resume: bool = False, seed: int | None = None,
-        progress: bool = True, verbose: bool = True,
+        progress: bool | None = None, verbose: bool = True,
         on_epoch_end: Callable[[int, dict], None] | None = None) -> History:
     """Train ``model`` for ``epochs`` epochs and return its :class:`History`.
 
@@ -95,8 +96,11 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
         resume: continue from ``checkpoint`` if it exists: the final weights equal
             those of an uninterrupted run (same seed, CPU).
         seed: seeds Python, NumPy and torch at the start of a fresh run.
+        progress: tqdm progress bars; ``None`` = on unless ``COLORLIB_PROGRESS=0``
+            (set for the quick-mode runs behind the book, whose pages stay clean).
         on_epoch_end: called as ``on_epoch_end(epoch, record)`` after each epoch.
     """
+    progress = show_progress(progress)
     if epochs < 0:
         raise ValueError(f"epochs must be >= 0, got {epochs}")
     dev = torch.device(device) if device is not None else pick_device(verbose=False)

@@ -1,0 +1,166 @@
+"""Benchmark: colorlib's soft-encoding against scikit-learn's NearestNeighbors, on CPU.
+
+Soft-encodes one random ab batch (B, 2, S, S) over Q ab bins (k nearest centres,
+Gaussian weights; Zhang et al.'s training targets) twice in the same run:
+
+* colorlib: :func:`colorlib.quantize.soft_encode` (per-cell candidate lists, torch);
+* reference: :func:`colorlib.quantize.soft_encode_bruteforce` (scikit-learn's
+  ``NearestNeighbors``, a ball tree like the original training code).
+
+Both return the same dense (B, Q, S, S) float32 tensor; the script prints the best of
+``--repeats`` wall-clock times for each, their ratio, the same for the neighbour search
+alone, and the largest difference between the two results.
+
+The bins: :meth:`ABBins.from_gamut` gives 261 sRGB bins, not the original 313, so by
+default the set is grown to Q = 313 with the nearest grid points
+(``ABBins.from_gamut().grow(313)``); ``--bins 0`` keeps the gamut's Q.  The ab values
+are uniform over [-110, 110] in a and b, so many lie outside the bins.
+
+    python bench/bench_quantize.py --batch 32 --size 64 --repeats 3 --k 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from colorlib import quantize
+
+
+def _best_time(fn, repeats: int):
+    fn()  # warm-up
+    best, out = float("inf"), None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, out
+
+
+def run(
+    batch: int = 32,
+    size: int = 64,
+    repeats: int = 3,
+    k: int = 5,
+    sigma: float = 5.0,
+    bins: int = 313,
+    algorithm: str = "ball_tree",
+    seed: int = 0,
+    threads: int | None = 1,
+) -> dict:
+    """Time colorlib's soft-encoding and the scikit-learn reference on the same batch.
+
+    Args:
+        batch, size: the ab batch is (batch, 2, size, size).
+        repeats: timed runs of each (the best is kept), after one warm-up run.
+        k, sigma: neighbours and Gaussian width (ab units).
+        bins: Q; the sRGB gamut bins grown to this many (0: the gamut's own Q).
+        algorithm: ``NearestNeighbors`` algorithm of the reference.
+        seed: seed of the random ab values.
+        threads: torch threads while timing (restored afterwards); default 1, like
+            scikit-learn's tree search, which runs on one core.  None: leave as is.
+
+    Returns:
+        dict with ``Q``, ``gamut_Q``, ``pixels``, ``colorlib_s``, ``sklearn_s``, ``ratio``
+        (sklearn / colorlib), ``search_colorlib_s``, ``search_sklearn_s``,
+        ``search_ratio`` (the neighbour search alone), ``max_diff`` and ``threads``.
+    """
+    if batch < 1 or size < 1 or repeats < 1:
+        raise ValueError("batch, size and repeats must be positive")
+    ab_bins = quantize.ABBins.from_gamut()
+    gamut_q = len(ab_bins)
+    if bins and bins < gamut_q:
+        raise ValueError(f"bins={bins} is fewer than the {gamut_q} gamut bins; use 0")
+    if bins:
+        ab_bins = ab_bins.grow(bins)
+    gen = torch.Generator().manual_seed(seed)
+    ab = torch.rand(batch, 2, size, size, generator=gen) * 220 - 110
+    previous_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        return _measure(ab, ab_bins, gamut_q, repeats, k, sigma, algorithm)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _measure(ab, ab_bins, gamut_q, repeats, k, sigma, algorithm) -> dict:
+    from sklearn.neighbors import NearestNeighbors
+
+    batch, _, size, _ = ab.shape
+    quantize.soft_encode(ab[:1, :, :1, :1], ab_bins, k, sigma)  # builds the search table
+
+    ours_s, ours = _best_time(lambda: quantize.soft_encode(ab, ab_bins, k, sigma), repeats)
+    ref_s, ref = _best_time(
+        lambda: quantize.soft_encode_bruteforce(ab, ab_bins, k, sigma, algorithm=algorithm),
+        repeats,
+    )
+
+    # the neighbour search alone (no weights, no dense output)
+    x = ab.permute(0, 2, 3, 1).reshape(-1, 2).contiguous()
+    centers = ab_bins.centers.double().numpy()
+
+    def sklearn_search():
+        nn = NearestNeighbors(n_neighbors=k, algorithm=algorithm).fit(centers)
+        return nn.kneighbors(x.double().numpy())
+
+    search_ours_s, _ = _best_time(lambda: quantize._knn(x, ab_bins, k), repeats)
+    search_ref_s, _ = _best_time(sklearn_search, repeats)
+
+    return {
+        "batch": batch,
+        "size": size,
+        "k": k,
+        "sigma": sigma,
+        "Q": len(ab_bins),
+        "gamut_Q": gamut_q,
+        "pixels": batch * size * size,
+        "algorithm": algorithm,
+        "colorlib_s": ours_s,
+        "sklearn_s": ref_s,
+        "ratio": ref_s / ours_s,
+        "search_colorlib_s": search_ours_s,
+        "search_sklearn_s": search_ref_s,
+        "search_ratio": search_ref_s / search_ours_s,
+        "max_diff": float((ours - ref).abs().max()),
+        "threads": torch.get_num_threads(),
+    }
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--k", type=int, default=5)
+    parser.add_argument("--sigma", type=float, default=5.0)
+    parser.add_argument("--bins", type=int, default=313,
+                        help="Q: the sRGB gamut bins grown to this many (0: the gamut's Q)")
+    parser.add_argument("--algorithm", default="ball_tree",
+                        choices=["ball_tree", "kd_tree", "brute"])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads while timing (0: torch's default)")
+    args = parser.parse_args(argv)
+    r = run(args.batch, args.size, args.repeats, args.k, args.sigma, args.bins,
+            args.algorithm, args.seed, args.threads or None)
+    note = "" if r["Q"] == r["gamut_Q"] else f" (the sRGB gamut gives {r['gamut_Q']}; grown)"
+    print(f"soft-encode {r['pixels']:,} pixels ({r['batch']} x {r['size']}x{r['size']}), "
+          f"Q = {r['Q']}{note}, k = {r['k']}, sigma = {r['sigma']:g}, "
+          f"{r['threads']} torch threads")
+    print(f"  {'':28s}{'colorlib':>10s}{'sklearn':>10s}{'ratio':>8s}")
+    print(f"  {'soft_encode (dense output)':28s}{r['colorlib_s']:10.4f}{r['sklearn_s']:10.4f}"
+          f"{r['ratio']:7.1f}x")
+    print(f"  {'neighbour search only':28s}{r['search_colorlib_s']:10.4f}"
+          f"{r['search_sklearn_s']:10.4f}{r['search_ratio']:7.1f}x")
+    print(f"  seconds, best of {args.repeats}; sklearn NearestNeighbors({r['algorithm']}); "
+          f"max |difference| = {r['max_diff']:.2e}")
+    return r
+
+
+if __name__ == "__main__":
+    np.set_printoptions(precision=4)
+    main()

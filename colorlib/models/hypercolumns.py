@@ -1,0 +1,276 @@
+"""Hypercolumns: colour from the features of a frozen VGG16 (Ryan Dahl's colorizer).
+
+The baseline of the course's autoencoder report, after Hariharan et al.,
+"Hypercolumns for Object Segmentation and Fine-grained Localization" (CVPR 2015).
+The *hypercolumn* of a pixel is the stack of all the VGG16 activations above it:
+the outputs of the first four conv blocks (relu1_2, relu2_2, relu3_3, relu4_3;
+64 + 128 + 256 + 512 = 960 channels at 1, 1/2, 1/4 and 1/8 of the image size),
+each upsampled to the image size.  A shallow trainable head turns those 960
+numbers per pixel into the pixel's colour, in YUV:
+
+    Y (B, 1, H, W) in [0, 1] --VGG16 (frozen)--> 4 feature maps
+      --upsample + concatenate--> hypercolumns (B, 960, H, W)
+      --1x1 conv 128, ReLU, 3x3 conv 64, ReLU, 3x3 conv 2--> tanh x (0.436, 0.615) = UV
+
+The output tanh is scaled per channel to the range of U (+-0.436) and V
+(+-0.615), so every prediction is a valid YUV colour.
+
+**Why the report could only fit 2 images in a batch.**  The hypercolumns of one
+224 x 224 image are 960 x 224 x 224 floats: 193 MB, kept for the backward pass.
+The fix (``efficient=True``) uses that both the upsampling and a 1x1 conv are
+linear, so they commute: a 1x1 conv on the concatenation equals the sum of
+per-block 1x1 convs, and each of those can run *before* upsampling, on the
+small feature maps::
+
+    W @ concat(up(f1), ..., up(f4)) + b  =  sum_k up(W_k @ f_k) + b
+
+(W_k: the columns of W for block k.)  Only 128 channels are ever upsampled,
+and the 960-channel map is never built.  That is why the head starts with a
+1x1 conv rather than the report's 3x3: a 3x3 conv cannot simply be moved before
+the upsampling, because its 3x3 window on the upsampled map covers a different,
+fractional neighbourhood of each smaller map.  With a 1x1 conv first, both
+variants compute exactly the same function, and :func:`efficient_from_naive`
+converts one into the other.
+
+The VGG16 sees Y replicated to 3 channels and ImageNet-normalised; it is frozen
+(no gradients, eval mode always, run under ``torch.no_grad()``).  With random
+weights (the default) it is only a stand-in; ``pretrained=True`` loads the
+ImageNet weights.
+
+Example:
+    >>> import torch
+    >>> model = HypercolumnColorizer()
+    >>> Y = torch.rand(1, 1, 64, 64)
+    >>> model(Y).shape
+    torch.Size([1, 2, 64, 64])
+    >>> fast = efficient_from_naive(model)
+    >>> bool(torch.allclose(fast(Y), model(Y), atol=1e-5))
+    True
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import register
+from .base import Colorizer
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+UV_MAX = (0.436, 0.615)  # |U| and |V| of sRGB colours in YUV
+# VGG16's conv blocks (3x3 convs with ReLU), each but the first after a 2x2 max-pool.
+VGG16_BLOCKS = [[64, 64], [128, 128], [256, 256, 256], [512, 512, 512], [512, 512, 512]]
+HEAD_CHANNELS = (128, 64)
+
+
+def vgg16_features(blocks: int = 4) -> tuple[nn.Sequential, list[int]]:
+    """The first ``blocks`` conv blocks of VGG16, and the index of each block's last ReLU.
+
+    The layers (and so the ``state_dict`` keys) are those of
+    ``torchvision.models.vgg16().features``, cut after the last ReLU of block
+    ``blocks``: for 4 blocks, ``features[:23]``, with its block outputs at 3, 8, 15, 22.
+    """
+    layers: list[nn.Module] = []
+    taps: list[int] = []
+    c_in = 3
+    for b, widths in enumerate(VGG16_BLOCKS[:blocks]):
+        if b > 0:
+            layers.append(nn.MaxPool2d(2, 2))
+        for c_out in widths:
+            layers += [nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU(inplace=True)]
+            c_in = c_out
+        taps.append(len(layers) - 1)
+    return nn.Sequential(*layers), taps
+
+
+def _upsample(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear upsampling to ``size`` (a no-op when already that size)."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+def gather_pixels(x: torch.Tensor, pixels: torch.Tensor) -> torch.Tensor:
+    """Values of ``x`` (B, C, H, W) at flat pixel indices -> (B, C, P).
+
+    Args:
+        x: (B, C, H, W) map.
+        pixels: int64 indices ``row * W + column`` in [0, H*W): (P,) for the same
+            pixels in every image, or (B, P) per image.
+    """
+    b, c, h, w = x.shape
+    if pixels.dtype != torch.long:
+        raise TypeError(f"pixels must be an int64 index tensor, got {pixels.dtype}")
+    if pixels.dim() == 1:
+        pixels = pixels.expand(b, -1)
+    if pixels.dim() != 2 or pixels.shape[0] != b:
+        raise ValueError(f"pixels must have shape (P,) or (B, P) = ({b}, P), "
+                         f"got {tuple(pixels.shape)}")
+    if pixels.numel() and (int(pixels.min()) < 0 or int(pixels.max()) >= h * w):
+        raise ValueError(f"pixel indices must lie in [0, {h * w}) for a {h}x{w} image "
+                         "(index = row * W + column)")
+    index = pixels.to(x.device)[:, None, :].expand(-1, c, -1)
+    return x.flatten(2).gather(2, index)
+
+
+class HypercolumnColorizer(Colorizer):
+    """Y (B, 1, H, W) in [0, 1] -> UV (B, 2, H, W), |U| <= 0.436, |V| <= 0.615.
+
+    Args:
+        efficient: reduce each block with its own 1x1 conv *before* upsampling
+            (the memory fix); ``False`` builds the full (B, 960, H, W) hypercolumns.
+        pretrained: load ImageNet weights into the VGG16 through
+            ``colorlib.pretrained.load_state_dict("vgg16_imagenet")``.
+        blocks: how many VGG16 conv blocks feed the hypercolumns (1 to 5; the
+            report uses 4 = 960 channels; 5 adds relu5_3 for 1472).
+        pixel_samples: default number of pixels :meth:`sample_pixels` draws.
+
+    H and W should be multiples of ``stride`` = 2 ** (blocks - 1) (8 for 4 blocks).
+    ``forward(Y, pixels)`` returns UV only at the given pixels (see
+    :func:`gather_pixels`), to train on a random subset of pixels per image.
+    """
+
+    space = "yuv"
+
+    def __init__(self, efficient: bool = False, pretrained: bool = False, blocks: int = 4,
+                 pixel_samples: int | None = None):
+        super().__init__()
+        if not 1 <= blocks <= len(VGG16_BLOCKS):
+            raise ValueError(f"blocks must be between 1 and {len(VGG16_BLOCKS)}, got {blocks}")
+        if pixel_samples is not None and pixel_samples < 1:
+            raise ValueError(f"pixel_samples must be a positive integer or None, "
+                             f"got {pixel_samples}")
+        self.efficient = efficient
+        self.blocks = blocks
+        self.pixel_samples = pixel_samples
+        self.stride = 2 ** (blocks - 1)
+        self.vgg, self.taps = vgg16_features(blocks)
+        if pretrained:
+            self._load_vgg_weights()
+        self.vgg.requires_grad_(False)
+        self.vgg.eval()
+        self.block_channels = [widths[-1] for widths in VGG16_BLOCKS[:blocks]]
+        self.hypercolumn_channels = sum(self.block_channels)
+        c1, c2 = HEAD_CHANNELS
+        if efficient:  # one 1x1 conv per block; the shared bias lives in the first
+            self.reduce = nn.ModuleList(
+                nn.Conv2d(c, c1, 1, bias=(k == 0)) for k, c in enumerate(self.block_channels)
+            )
+        else:
+            self.reduce = nn.Conv2d(self.hypercolumn_channels, c1, 1)
+        self.head = nn.Sequential(
+            nn.ReLU(inplace=True),
+            nn.Conv2d(c1, c2, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(c2, 2, 3, padding=1),
+        )
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1),
+                             persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1),
+                             persistent=False)
+        self.register_buffer("uv_max", torch.tensor(UV_MAX).view(1, 2, 1, 1), persistent=False)
+
+    def _load_vgg_weights(self) -> None:
+        from ..pretrained import load_state_dict
+
+        state = load_state_dict("vgg16_imagenet")
+        if any(k.startswith("features.") for k in state):  # a whole torchvision VGG16
+            state = {k[len("features."):]: v for k, v in state.items()
+                     if k.startswith("features.")}
+        wanted = self.vgg.state_dict().keys()
+        self.vgg.load_state_dict({k: v for k, v in state.items() if k in wanted})
+
+    def train(self, mode: bool = True) -> HypercolumnColorizer:
+        """Like ``nn.Module.train``, but the frozen VGG16 always stays in eval mode."""
+        super().train(mode)
+        self.vgg.eval()
+        return self
+
+    @torch.no_grad()
+    def block_features(self, Y: torch.Tensor) -> list[torch.Tensor]:
+        """The VGG16 block outputs for Y (B, 1, H, W) in [0, 1].
+
+        Returns one map per block: (B, 64, H, W), (B, 128, H/2, W/2),
+        (B, 256, H/4, W/4), (B, 512, H/8, W/8) for 4 blocks (sizes rounded down).
+        """
+        if Y.dim() != 4 or Y.shape[1] != 1:
+            raise ValueError(f"HypercolumnColorizer expects Y of shape (B, 1, H, W), "
+                             f"got {tuple(Y.shape)}")
+        x = (Y.expand(-1, 3, -1, -1) - self.mean) / self.std
+        outputs = []
+        for i, layer in enumerate(self.vgg):
+            x = layer(x)
+            if i in self.taps:
+                outputs.append(x)
+        return outputs
+
+    def hypercolumns(self, Y: torch.Tensor) -> torch.Tensor:
+        """The full hypercolumns (B, 960, H, W) for 4 blocks: what the naive variant builds."""
+        size = tuple(Y.shape[-2:])
+        return torch.cat([_upsample(f, size) for f in self.block_features(Y)], dim=1)
+
+    def reduced(self, Y: torch.Tensor) -> torch.Tensor:
+        """The first layer of the head: a 1x1 conv of the hypercolumns, (B, 128, H, W).
+
+        The naive variant concatenates then convolves; the efficient one convolves
+        each block at its own size, upsamples the 128-channel results and sums them.
+        """
+        if not self.efficient:
+            return self.reduce(self.hypercolumns(Y))
+        size = tuple(Y.shape[-2:])
+        features = self.block_features(Y)
+        return sum(_upsample(conv(f), size) for conv, f in zip(self.reduce, features))
+
+    def forward(self, Y: torch.Tensor, pixels: torch.Tensor | None = None) -> torch.Tensor:
+        """UV (B, 2, H, W) for Y (B, 1, H, W) in [0, 1]; (B, 2, P) at ``pixels`` if given."""
+        uv = self.uv_max * torch.tanh(self.head(self.reduced(Y)))
+        return uv if pixels is None else gather_pixels(uv, pixels)
+
+    def sample_pixels(self, Y: torch.Tensor, n: int | None = None,
+                      generator: torch.Generator | None = None) -> torch.Tensor:
+        """Draw ``n`` (default ``pixel_samples``) distinct random pixels per image: (B, n) int64.
+
+        Use the same indices for the prediction and the target::
+
+            pixels = model.sample_pixels(Y)
+            loss = F.mse_loss(model(Y, pixels), gather_pixels(UV, pixels))
+        """
+        if n is None:
+            n = self.pixel_samples
+        b, _, h, w = Y.shape
+        if n is None or not 1 <= n <= h * w:
+            raise ValueError(f"choose between 1 and {h * w} pixels (pass n or build the model "
+                             f"with pixel_samples), got {n}")
+        scores = torch.rand(b, h * w, generator=generator)
+        return scores.argsort(dim=1)[:, :n].to(Y.device)
+
+
+def efficient_from_naive(naive: HypercolumnColorizer) -> HypercolumnColorizer:
+    """The efficient twin of a naive model: the same function, computed with less memory.
+
+    Splits the naive 1x1 conv (960 -> 128) into one 1x1 conv per VGG block (its
+    columns for that block's channels; the bias goes to the first) and copies the
+    VGG16 and the rest of the head.
+    """
+    if naive.efficient:
+        raise ValueError("this model is already efficient (efficient=True)")
+    model = HypercolumnColorizer(efficient=True, blocks=naive.blocks,
+                                 pixel_samples=naive.pixel_samples)
+    model.to(naive.reduce.weight.device)
+    model.vgg.load_state_dict(naive.vgg.state_dict())
+    model.head.load_state_dict(naive.head.state_dict())
+    with torch.no_grad():
+        columns = naive.reduce.weight.split(naive.block_channels, dim=1)
+        for conv, weight in zip(model.reduce, columns):
+            conv.weight.copy_(weight)
+        model.reduce[0].bias.copy_(naive.reduce.bias)
+    return model.train(naive.training)
+
+
+@register("hypercolumns")
+def hypercolumns(efficient: bool = False, pretrained: bool = False, blocks: int = 4,
+                 pixel_samples: int | None = None) -> HypercolumnColorizer:
+    """The VGG16 hypercolumn colorizer (960 hypercolumn channels with 4 blocks)."""
+    return HypercolumnColorizer(efficient, pretrained, blocks, pixel_samples)

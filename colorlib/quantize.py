@@ -1,0 +1,751 @@
+"""Quantised ab colours: the classification view of colorization (Zhang et al., ECCV 2016).
+
+Instead of regressing two numbers per pixel, the network of Zhang, Isola and Efros
+predicts a probability for each of ``Q`` ab *bins*: the centres of a regular grid
+of spacing 10 in the ab plane that real colours can reach (Q = 313 in the paper;
+a replication on faces kept the Q = 247 bins its data occupied).  This module has
+every piece around that idea, all in torch, vectorised, on the inputs' device:
+
+=============================  ==========================================================
+:class:`ABBins`                the bin centres, ``(Q, 2)``, and which grid cell is which bin
+:func:`soft_encode`            ab ``(B, 2, H, W)`` -> soft targets ``(B, Q, H, W)``
+                               (k nearest centres, Gaussian weights)
+:func:`empirical_prior`        how often each bin occurs in a dataset, ``(Q,)``
+:func:`rebalance_weights`      class weights that boost rare (saturated) colours
+:func:`pixel_weights`          the weight of each pixel's colour, ``(B, H, W)``
+:func:`annealed_mean`          probabilities ``(B, Q, H, W)`` -> ab ``(B, 2, H, W)``
+:func:`mode`                   the most probable bin's centre per pixel
+=============================  ==========================================================
+
+ab values are raw CIE Lab units (roughly -128 to 127), as everywhere in colorlib.
+
+Example:
+    >>> import torch
+    >>> from colorlib import quantize
+    >>> bins = quantize.ABBins.from_gamut()       # sRGB-reachable bins, grid 10
+    >>> ab = torch.zeros(1, 2, 4, 4)
+    >>> z = quantize.soft_encode(ab, bins)         # (1, Q, 4, 4), each pixel sums to 1
+    >>> quantize.mode(z, bins).abs().max().item()  # the grey bin
+    0.0
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Iterable
+
+import torch
+
+__all__ = [
+    "ABBins",
+    "annealed_mean",
+    "empirical_prior",
+    "mode",
+    "pixel_weights",
+    "rebalance_weights",
+    "soft_encode",
+    "soft_encode_bruteforce",
+]
+
+# Pixels are processed in chunks of this many so that memory stays bounded on big batches.
+_CHUNK = 1 << 18
+
+
+# --------------------------------------------------------------------------- the bins
+
+
+class ABBins:
+    """Centres of the ab bins on a regular grid, and a lookup from grid cells to bins.
+
+    Every centre is a multiple of ``grid`` in both a and b (grid 10: -110, -100, ..., 110,
+    as in the original).  Cell ``(i, j)`` of :attr:`lookup` is the grid point
+    ``((origin[0] + i) * grid, (origin[1] + j) * grid)``; it holds that point's bin
+    index, or -1 when the point is not a bin.
+
+    Attributes:
+        centers: (Q, 2) float32 ab centres, sorted by a, then b.
+        grid: the grid spacing in ab units.
+        lookup: (na, nb) int64 bin index of each cell of the centres' bounding box, or -1.
+        origin: (2,) int64 integer grid coordinates of ``lookup[0, 0]``.
+
+    Build them with :meth:`from_gamut` (colours sRGB can show), :meth:`from_data`
+    (colours a dataset uses) or :meth:`from_centers` (e.g. read from released weights).
+    """
+
+    def __init__(self, centers, grid: float = 10.0):
+        centers = torch.as_tensor(centers)
+        if centers.dim() != 2 or centers.shape[1] != 2 or len(centers) == 0:
+            raise ValueError(
+                f"centers must be a non-empty (Q, 2) array of (a, b) values, "
+                f"got shape {tuple(centers.shape)}"
+            )
+        if not grid > 0:
+            raise ValueError(f"grid must be a positive spacing in ab units, got {grid}")
+        self.grid = float(grid)
+        cells64 = centers.detach().double() / self.grid
+        cells = cells64.round()
+        off = (cells64 - cells).abs().max().item()
+        if not off <= 1e-3:
+            raise ValueError(
+                f"the centres are not on a grid of spacing {grid}: one is {off * grid:.4g} ab "
+                "units away from a multiple of it; pass the right grid=, or round the centres"
+            )
+        cells = cells.long()
+        if len(_unique_cells(cells)[0]) != len(cells):
+            raise ValueError("two centres fall on the same grid point; remove duplicates")
+        self.centers = (cells.double() * self.grid).float()
+        self.origin = cells.min(dim=0).values
+        size = (cells.max(dim=0).values - self.origin + 1).tolist()
+        self.lookup = torch.full(size, -1, dtype=torch.long, device=centers.device)
+        rel = cells - self.origin
+        self.lookup[rel[:, 0], rel[:, 1]] = torch.arange(len(cells), device=centers.device)
+        self._tables = {}  # search tables of soft_encode, per k and device
+
+    # ----------------------------------------------------------------- constructors
+
+    @classmethod
+    def from_centers(cls, centers, grid: float = 10.0) -> ABBins:
+        """Bins with the given ``(Q, 2)`` centres (rounded to the grid, order kept).
+
+        Example: the 313 centres of Zhang et al.'s released network are its last 1x1
+        conv's weights times 110 (see :func:`colorlib.models.zhang.load_released_weights`).
+        """
+        return cls(centers, grid)
+
+    @classmethod
+    def from_gamut(
+        cls,
+        grid: float = 10.0,
+        L_values=None,
+        steps: int = 64,
+        L_tolerance: float = 1.0,
+    ) -> ABBins:
+        """The bins that some in-gamut sRGB colour falls into.
+
+        A ``steps ** 3`` cube of sRGB colours is converted with
+        :func:`colorlib.color.rgb_to_lab`; every grid point that is the nearest centre of
+        at least one of those colours becomes a bin.
+
+        With the defaults this gives **Q = 261** bins (a from -90 to 100, b from -110 to
+        90; the same set as scikit-image's ``rgb2lab`` gives); 32 ** 3 to 128 ** 3
+        samples give 259 to 262.  The original network has Q = 313, more than sRGB
+        colours reach on this grid: use :meth:`grow` (``from_gamut().grow(313)``) for a
+        set of that size, or :meth:`from_centers` with the released centres for the
+        exact one.
+
+        Args:
+            grid: grid spacing in ab units.
+            L_values: optional lightness values; then only colours whose L is within
+                ``L_tolerance`` of one of them count (``L_values=[50]`` is the slice
+                drawn in the paper's gamut figure).  Default: all lightness values.
+            steps: samples per RGB axis.
+            L_tolerance: half-width of each lightness slice.
+
+        Returns:
+            the bins, centres sorted by a then b.
+        """
+        centers = _gamut_centers(float(grid), _as_tuple(L_values), int(steps), float(L_tolerance))
+        return cls(centers.clone(), grid)
+
+    @classmethod
+    def from_data(cls, source, grid: float = 10.0, min_count: int = 1) -> ABBins:
+        """The bins a dataset's ab values actually fall into.
+
+        This is how the face replication of Zhang et al. got Q = 247 on
+        Labeled Faces in the Wild.
+
+        Args:
+            source: ab values: a tensor (B, 2, H, W), (2, H, W) or (N, 2), or an iterable
+                of those (a list, a DataLoader); an item that is a tuple or list, such as
+                an ``(L, ab)`` pair, contributes its last element.
+            grid: grid spacing in ab units.
+            min_count: keep grid points that are the nearest centre of at least this
+                many pixels.
+
+        Returns:
+            the bins, centres sorted by a then b.
+        """
+        if min_count < 1:
+            raise ValueError(f"min_count must be at least 1, got {min_count}")
+        found, counts = [], []
+        for ab in _ab_rows(source):
+            cells, n = _unique_cells(torch.round(ab.double() / grid).long())
+            found.append(cells.cpu())
+            counts.append(n.cpu())
+        if not found:
+            raise ValueError("from_data got no ab values: the source is empty")
+        cells, total = _unique_cells(torch.cat(found), torch.cat(counts))
+        keep = total >= min_count
+        if not keep.any():
+            raise ValueError(
+                f"no grid point has min_count={min_count} pixels (the most has {total.max()}); "
+                "lower min_count"
+            )
+        return cls(cells[keep].double() * grid, grid)
+
+    # ----------------------------------------------------------------- methods
+
+    def __len__(self) -> int:
+        return len(self.centers)
+
+    def __repr__(self) -> str:
+        lo, hi = self.centers.min(0).values.tolist(), self.centers.max(0).values.tolist()
+        return (
+            f"ABBins(Q={len(self)}, grid={self.grid:g}, a in [{lo[0]:g}, {hi[0]:g}], "
+            f"b in [{lo[1]:g}, {hi[1]:g}])"
+        )
+
+    @property
+    def device(self) -> torch.device:
+        return self.centers.device
+
+    def to(self, device) -> ABBins:
+        """A copy whose tensors live on ``device`` (the functions here also do it for you)."""
+        device = torch.device(device)
+        if device == self.device:
+            return self
+        out = object.__new__(ABBins)
+        out.grid = self.grid
+        out.centers = self.centers.to(device)
+        out.lookup = self.lookup.to(device)
+        out.origin = self.origin.to(device)
+        out._tables = {}
+        return out
+
+    def index(self, ab: torch.Tensor, dim: int = -1) -> torch.Tensor:
+        """The bin of each ab value: the index of its nearest centre.
+
+        Args:
+            ab: float tensor with the (a, b) pair on dimension ``dim``: (..., 2) with the
+                default ``dim=-1``, or an image batch (B, 2, H, W) with ``dim=1``.
+            dim: the dimension that holds a and b.
+
+        Returns:
+            int64 tensor of ``ab``'s shape without ``dim``, values in [0, Q).
+        """
+        if ab.dim() == 0 or ab.shape[dim] != 2:
+            raise ValueError(
+                f"index expects the (a, b) pair on dimension {dim}, got shape {tuple(ab.shape)}; "
+                "for an image batch (B, 2, H, W) pass dim=1"
+            )
+        rows = ab.movedim(dim, -1)
+        out_shape = rows.shape[:-1]
+        _, idx = _knn(rows.reshape(-1, 2), self, 1)
+        return idx[:, 0].reshape(out_shape)
+
+    def grow(self, num_bins: int) -> ABBins:
+        """Add the grid points nearest to the current bins until there are ``num_bins``.
+
+        Grid points are added in order of their distance to the nearest existing centre,
+        ties broken by their distance to grey (a = b = 0), then by a, then by b; the new
+        bins come after the old ones.  ``ABBins.from_gamut().grow(313)`` is a stand-in of
+        the original's size when its released centres are not at hand.
+        """
+        q = len(self)
+        if num_bins < q:
+            raise ValueError(f"grow can only add bins: there are already {q} > {num_bins}")
+        if num_bins == q:
+            return self
+        cells = torch.round(self.centers.double().cpu() / self.grid).long()
+        margin = math.isqrt(num_bins) + 1
+        lo, hi = cells.min(0).values - margin, cells.max(0).values + margin
+        ga, gb = torch.meshgrid(
+            torch.arange(int(lo[0]), int(hi[0]) + 1),
+            torch.arange(int(lo[1]), int(hi[1]) + 1),
+            indexing="ij",
+        )
+        cand = torch.stack([ga.reshape(-1), gb.reshape(-1)], 1)
+        taken = (cand[:, None, :] == cells[None, :, :]).all(-1).any(-1)
+        cand = cand[~taken]
+        d_set = torch.cdist(cand.double(), cells.double()).min(1).values
+        d_grey = cand.double().norm(dim=1)
+        # lexicographic sort: the last key first, stable sorts keep the earlier keys' order
+        order = torch.arange(len(cand))
+        for key in (cand[:, 1], cand[:, 0], d_grey, d_set):
+            order = order[torch.sort(key[order], stable=True).indices]
+        new = cand[order[: num_bins - q]]
+        centers = torch.cat([cells, new]).double() * self.grid
+        return ABBins(centers.to(self.device), self.grid)
+
+
+@functools.lru_cache(maxsize=8)
+def _gamut_centers(grid: float, L_values, steps: int, L_tolerance: float) -> torch.Tensor:
+    from . import color
+
+    if steps < 2:
+        raise ValueError(f"steps must be at least 2, got {steps}")
+    t = torch.linspace(0, 1, steps)
+    r, g, b = torch.meshgrid(t, t, t, indexing="ij")
+    rgb = torch.stack([r.reshape(-1), g.reshape(-1), b.reshape(-1)])[:, :, None]  # (3, N, 1)
+    lab = color.rgb_to_lab(rgb)[:, :, 0].T  # (N, 3)
+    if L_values is not None:
+        near = (lab[:, :1] - torch.tensor(L_values)[None, :]).abs() <= L_tolerance
+        lab = lab[near.any(1)]
+        if len(lab) == 0:
+            raise ValueError(
+                f"no sRGB sample has a lightness within {L_tolerance} of {list(L_values)}; "
+                "use L values in [0, 100] or a larger L_tolerance"
+            )
+    cells, _ = _unique_cells(torch.round(lab[:, 1:].double() / grid).long())
+    return cells.double() * grid
+
+
+def _unique_cells(cells: torch.Tensor, counts: torch.Tensor | None = None):
+    """Distinct rows of integer cells (N, 2), sorted by a then b, and their total counts.
+
+    ``counts`` (N,) says how many pixels each row stands for (default 1).  Faster than
+    ``torch.unique(dim=0)``: each row is packed into one integer key and counted.
+    """
+    if counts is None:
+        counts = torch.ones(len(cells), dtype=torch.long, device=cells.device)
+    lo = cells.min(0).values
+    span = int(cells[:, 1].max() - lo[1]) + 1
+    keys = (cells[:, 0] - lo[0]) * span + (cells[:, 1] - lo[1])
+    size = int(keys.max()) + 1
+    if size <= 1 << 22:  # a small table: counting beats sorting
+        total = torch.zeros(size, dtype=torch.long, device=cells.device)
+        total.index_add_(0, keys, counts.long())
+        uniq = total.nonzero()[:, 0]
+        total = total[uniq]
+    else:  # ab values spread very far: sort instead
+        uniq, inverse = torch.unique(keys, return_inverse=True)
+        total = torch.zeros(len(uniq), dtype=torch.long, device=cells.device)
+        total.index_add_(0, inverse, counts.long())
+    return torch.stack([uniq // span + lo[0], uniq % span + lo[1]], 1), total
+
+
+def _as_tuple(values):
+    if values is None:
+        return None
+    return tuple(float(v) for v in torch.as_tensor(values, dtype=torch.float64).reshape(-1))
+
+
+def _ab_rows(source) -> Iterable[torch.Tensor]:
+    """Yield (N, 2) ab tensors from a tensor or an iterable of tensors / (…, ab) tuples."""
+    if isinstance(source, torch.Tensor) or hasattr(source, "__array__"):
+        yield _to_rows(source)
+        return
+    if not isinstance(source, Iterable):
+        raise TypeError(
+            f"expected ab values (a tensor or an iterable of tensors), got {type(source).__name__}"
+        )
+    for item in source:
+        if isinstance(item, (tuple, list)):
+            item = item[-1]
+        yield _to_rows(item)
+
+
+def _to_rows(ab) -> torch.Tensor:
+    ab = torch.as_tensor(ab)
+    if not ab.is_floating_point():
+        ab = ab.float()
+    if ab.dim() == 4 and ab.shape[1] == 2:
+        rows = ab.permute(0, 2, 3, 1).reshape(-1, 2)
+    elif ab.dim() == 3 and ab.shape[0] == 2:
+        rows = ab.permute(1, 2, 0).reshape(-1, 2)
+    elif ab.dim() == 2 and ab.shape[1] == 2:
+        rows = ab
+    else:
+        raise ValueError(
+            f"expected ab values of shape (B, 2, H, W), (2, H, W) or (N, 2), got "
+            f"{tuple(ab.shape)}; from RGB use colorlib.color.rgb_to_lab(rgb)[:, 1:]"
+        )
+    _check_finite(rows)
+    return rows
+
+
+def _check_finite(ab: torch.Tensor) -> None:
+    if not torch.isfinite(ab).all():
+        raise ValueError("ab contains NaN or infinite values; every pixel needs a real colour")
+
+
+# --------------------------------------------------------------------------- nearest centres
+
+
+# How a pixel finds its k nearest centres without looking at all Q of them.
+#
+# The ab plane is cut into small squares ("tiles") of side g / 4, g the grid spacing,
+# aligned with the grid cells.  For every tile we list, once, the only bins that can be
+# among the k nearest centres of *any* point of that tile.  Let dmin(c) and dmax(c) be
+# the smallest and largest distance from a point of the (closed) tile to centre c, and
+# U the k-th smallest dmax over all bins.  For any x in the tile those k bins are all
+# within U of x, so x's k-th nearest centre is at most U away; a bin with dmin(c) > U is
+# farther from x than k other bins and can never be among x's k nearest.  So a tile's
+# candidates are the bins with dmin <= U, and the k nearest among them are exactly the
+# k nearest among all Q.  For the sRGB gamut's bins and k = 5 that is at most 12
+# candidates per tile (7 on average; 22 with whole grid cells as tiles) instead of 313.
+# Tiles cover the bins plus a margin and at least [-130, 130] in a and b (every 8-bit Lab
+# colour); only pixels beyond that compare themselves with all Q centres.
+
+_TILES_PER_CELL = 4
+_TABLE_MARGIN = 3  # grid cells around the bins' bounding box
+_TABLE_REACH = 130.0  # the table always spans [-130, 130] in a and b
+
+
+def _candidate_table(bins: ABBins, k: int, device: torch.device):
+    """Per-tile candidate lists for the k-nearest search (see the comment above).
+
+    Returns ``(first, size, cand, offset)``: the integer index of the first tile along a
+    and b (2,), the number of tiles (na, nb), the candidates (na * nb, C) int64 padded
+    with -1, and their centres minus the tile's lower corner, (na * nb, 2 * C) float32:
+    all the a offsets, then all the b offsets, padded with a far-away point so that
+    padding is never chosen.  On ``device``; cached on ``bins`` per k and device.
+    """
+    key = (k, str(device))
+    if key in bins._tables:
+        return bins._tables[key]
+    g, s = bins.grid, _TILES_PER_CELL
+    tile = g / s
+    cells = torch.round(bins.centers.double().cpu() / g).long()
+    reach = math.ceil(_TABLE_REACH / g)
+    first = torch.minimum(cells.min(0).values - _TABLE_MARGIN, torch.tensor([-reach, -reach]))
+    last = torch.maximum(cells.max(0).values + _TABLE_MARGIN, torch.tensor([reach, reach]))
+    # tile u spans [u * tile - g / 2, (u + 1) * tile - g / 2]: grid cell i holds u = i*s ... i*s+s-1
+    first, last = first * s, last * s + s - 1
+    size = (last - first + 1).tolist()
+    ua, ub = torch.meshgrid(
+        torch.arange(int(first[0]), int(last[0]) + 1),
+        torch.arange(int(first[1]), int(last[1]) + 1),
+        indexing="ij",
+    )
+    corner = torch.stack([ua.reshape(-1), ub.reshape(-1)], 1).double() * tile - g / 2
+    rel = bins.centers.double().cpu()[None] - corner[:, None]  # (tiles, Q, 2)
+    h = tile / 2
+    to_mid = (rel - h).abs()
+    dmin = (to_mid - h).clamp_min(0).square().sum(-1)
+    dmax = (to_mid + h).square().sum(-1)
+    bound = dmax.kthvalue(k, dim=1).values
+    is_cand = dmin <= bound[:, None] * (1 + 1e-9)
+    C = int(is_cand.sum(1).max())
+    # each tile's candidates first (a stable sort keeps them in bin order)
+    order = torch.sort((~is_cand).to(torch.uint8), dim=1, stable=True).indices[:, :C]
+    valid = is_cand.gather(1, order)
+    cand = torch.where(valid, order, torch.full_like(order, -1))
+    offset = rel.gather(1, order[..., None].expand(-1, -1, 2))
+    offset = torch.where(valid[..., None], offset, torch.full_like(offset, 1e4 * g))
+    offset = offset.permute(0, 2, 1).reshape(len(corner), 2 * C).float()
+    table = (first.to(device), size, cand.to(device), offset.to(device))
+    bins._tables[key] = table
+    return table
+
+
+def _knn(x: torch.Tensor, bins: ABBins, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k nearest centres of each row of ``x`` (N, 2): squared distances and indices.
+
+    Both (N, k), in no particular order along k; distances float32.
+    """
+    if not 1 <= k <= len(bins):
+        raise ValueError(f"k must be between 1 and the number of bins ({len(bins)}), got {k}")
+    _check_finite(x)
+    table = _candidate_table(bins, k, x.device)
+    bins = bins.to(x.device)
+    x = x.float()
+    d2s, idxs = [], []
+    for start in range(0, len(x), _CHUNK):
+        d2, idx = _knn_chunk(x[start : start + _CHUNK], bins, k, table)
+        d2s.append(d2)
+        idxs.append(idx)
+    if not d2s:
+        return x.new_zeros((0, k)), x.new_zeros((0, k), dtype=torch.long)
+    return torch.cat(d2s), torch.cat(idxs)
+
+
+def _knn_chunk(x: torch.Tensor, bins: ABBins, k: int, table):
+    first, (na, nb), cand, offset = table
+    C = cand.shape[1]
+    g = bins.grid
+    tile = g / _TILES_PER_CELL
+    u = torch.floor((x + g / 2) / tile)
+    # x relative to its tile's corner: small numbers, so the squared distances below
+    # keep float32's precision even for colours far from grey
+    y = x - (u * tile - g / 2)
+    ij = u.long() - first
+    inside = (ij[:, 0] >= 0) & (ij[:, 0] < na) & (ij[:, 1] >= 0) & (ij[:, 1] < nb)
+    tile_id = torch.where(inside, ij[:, 0] * nb + ij[:, 1], torch.zeros_like(ij[:, 0]))
+    off = offset.index_select(0, tile_id)  # (N, 2C): whole rows, a fast copy
+    d2 = (off[:, :C] - y[:, :1]).square_() + (off[:, C:] - y[:, 1:]).square_()
+    best, pos = torch.topk(d2, k, dim=1, largest=False, sorted=False)
+    idx = cand.index_select(0, tile_id).gather(1, pos)
+    if not inside.all():  # beyond the table: compare with every centre
+        rows = (~inside).nonzero()[:, 0]
+        best[rows], idx[rows] = _knn_exhaustive(x[rows], bins.centers, k)
+    return best, idx
+
+
+def _knn_exhaustive(x: torch.Tensor, centers: torch.Tensor, k: int):
+    """k nearest of ``centers`` (Q, 2) for each row of x (M, 2) by checking all of them."""
+    dtype = torch.float32 if x.device.type == "mps" else torch.float64  # MPS has no float64
+    c = centers.to(dtype)
+    d2s, idxs = [], []
+    for start in range(0, len(x), 8192):
+        part = x[start : start + 8192].to(dtype)
+        full = (part[:, :1] - c[:, 0]).square() + (part[:, 1:] - c[:, 1]).square()
+        d2, idx = torch.topk(full, k, dim=1, largest=False, sorted=False)
+        d2s.append(d2.float())
+        idxs.append(idx)
+    return torch.cat(d2s), torch.cat(idxs)
+
+
+# --------------------------------------------------------------------------- soft-encoding
+
+
+def _check_ab_batch(ab: torch.Tensor, name: str = "ab") -> None:
+    if not isinstance(ab, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(ab).__name__}")
+    if ab.dim() != 4 or ab.shape[1] != 2:
+        raise ValueError(f"{name} must have shape (B, 2, H, W), got {tuple(ab.shape)}")
+    if not ab.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got {ab.dtype}")
+
+
+def _gaussian(d2: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Normalised Gaussian weights from squared distances (N, k)."""
+    if not sigma > 0:
+        raise ValueError(f"sigma must be positive (ab units), got {sigma}")
+    # Subtracting the nearest distance changes nothing after normalising, but keeps
+    # colours far from every bin from underflowing to 0 / 0.
+    w = torch.exp(-(d2 - d2.min(1, keepdim=True).values) / (2 * sigma**2))
+    return w / w.sum(1, keepdim=True)
+
+
+def soft_encode(ab: torch.Tensor, bins: ABBins, k: int = 5, sigma: float = 5.0) -> torch.Tensor:
+    """Soft-encode ab colours over the bins: the training targets of Zhang et al.
+
+    Each pixel gets weight on its ``k`` nearest bin centres, proportional to
+    exp(-d ** 2 / (2 sigma ** 2)) (d: distance to the centre) and summing to 1; every
+    other bin gets 0.  The paper uses k = 5 and sigma = 5.  A pixel only searches the
+    handful of bins that can be its nearest (a per-tile candidate list, see the comment
+    above :func:`_candidate_table`; colours beyond [-130, 130] search all bins), so the
+    result equals :func:`soft_encode_bruteforce`.
+
+    Args:
+        ab: (B, 2, H, W) float ab in raw units (any values; those outside the bins get
+            their true k nearest centres too).
+        bins: the :class:`ABBins`; moved to ``ab``'s device if needed.
+        k: number of neighbours, 1 <= k <= Q.
+        sigma: Gaussian width in ab units.
+
+    Returns:
+        (B, Q, H, W) float32 on ``ab``'s device; sums to 1 over Q, k non-zeros per pixel
+        (fewer for colours far outside the bins, whose farther neighbours' weights
+        underflow to 0).
+    """
+    _check_ab_batch(ab)
+    B, _, H, W = ab.shape
+    x = ab.detach().permute(0, 2, 3, 1).reshape(-1, 2)
+    _, idx = _knn(x, bins, k)
+    # The weights from distances recomputed in float64 (float32 on MPS, which lacks it):
+    # cheap for k per pixel, and exact to float32 rounding even far from the bins.
+    dtype = torch.float32 if ab.device.type == "mps" else torch.float64
+    c = bins.centers.to(device=ab.device, dtype=dtype)
+    xd = x.to(dtype)
+    d2 = (xd[:, :1] - c[:, 0][idx]).square() + (xd[:, 1:] - c[:, 1][idx]).square()
+    w = _gaussian(d2, sigma).float()
+    out = torch.zeros(B, len(bins), H * W, device=ab.device)
+    out.scatter_(1, idx.view(B, H * W, k).transpose(1, 2), w.view(B, H * W, k).transpose(1, 2))
+    return out.view(B, len(bins), H, W)
+
+
+def soft_encode_bruteforce(
+    ab: torch.Tensor,
+    bins: ABBins,
+    k: int = 5,
+    sigma: float = 5.0,
+    algorithm: str = "ball_tree",
+) -> torch.Tensor:
+    """Reference :func:`soft_encode` with scikit-learn's ``NearestNeighbors`` (CPU, float64).
+
+    The way the original training code found the neighbours (it used a ball tree);
+    kept as an independent check and as the baseline of ``bench/bench_quantize.py``.
+    Same arguments and result as :func:`soft_encode`; ``algorithm`` is passed to
+    ``NearestNeighbors`` (``"ball_tree"``, ``"kd_tree"`` or ``"brute"``).
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    _check_ab_batch(ab)
+    if not 1 <= k <= len(bins):
+        raise ValueError(f"k must be between 1 and the number of bins ({len(bins)}), got {k}")
+    B, _, H, W = ab.shape
+    x = ab.detach().permute(0, 2, 3, 1).reshape(-1, 2).double().cpu().numpy()
+    centers = bins.centers.double().cpu().numpy()
+    dist, idx = NearestNeighbors(n_neighbors=k, algorithm=algorithm).fit(centers).kneighbors(x)
+    w = _gaussian(torch.from_numpy(dist).square(), sigma).float()
+    out = torch.zeros(B * H * W, len(bins))
+    out.scatter_(1, torch.from_numpy(idx), w)
+    return out.view(B, H, W, len(bins)).permute(0, 3, 1, 2).contiguous().to(ab.device)
+
+
+# --------------------------------------------------------------------------- rebalancing
+
+
+def empirical_prior(source, bins: ABBins, sigma: float = 5.0) -> torch.Tensor:
+    """How often each bin's colour occurs in a dataset, smoothed.
+
+    Every pixel counts for its nearest bin; the counts are normalised, smoothed with a
+    Gaussian of width ``sigma`` (ab units) over the bin centres
+    (p~_q proportional to sum_r p_r exp(-|c_q - c_r| ** 2 / (2 sigma ** 2))) and
+    normalised again.  Zhang et al. use sigma = 5 on ImageNet's pixels.
+
+    Args:
+        source: ab values: a tensor (B, 2, H, W), (2, H, W) or (N, 2), or an iterable of
+            those (the last element of tuple items, e.g. ``(L, ab)`` batches).
+        bins: the :class:`ABBins`.
+        sigma: smoothing width in ab units; 0 for none.
+
+    Returns:
+        (Q,) float32 probabilities summing to 1, on the bins' device.
+    """
+    if sigma < 0:
+        raise ValueError(f"sigma must be >= 0 (ab units), got {sigma}")
+    counts = torch.zeros(len(bins), dtype=torch.float64, device=bins.device)
+    for ab in _ab_rows(source):
+        idx = bins.index(ab)
+        counts += torch.bincount(idx, minlength=len(bins)).to(counts)
+    if counts.sum() == 0:
+        raise ValueError("empirical_prior got no ab values: the source is empty")
+    p = counts / counts.sum()
+    if sigma > 0:
+        c = bins.centers.double()
+        kernel = torch.exp(-torch.cdist(c, c).square() / (2 * sigma**2))
+        p = kernel @ p
+        p = p / p.sum()
+    return p.float()
+
+
+def rebalance_weights(prior: torch.Tensor, lam: float = 0.5) -> torch.Tensor:
+    """Class-rebalancing weights of Zhang et al.: rare colours count more.
+
+    w_q proportional to ((1 - lam) p_q + lam / Q) ** -1, scaled so that the expected
+    weight of a pixel is 1: sum_q p_q w_q = 1.  ``lam = 0.5`` in the paper; ``lam = 1``
+    gives every bin weight 1 (no rebalancing), ``lam = 0`` the plain inverse frequency.
+
+    Args:
+        prior: (Q,) non-negative bin frequencies (normalised here if they do not sum to 1,
+            so raw counts work too).
+        lam: mixing weight of the uniform distribution, in [0, 1].
+
+    Returns:
+        (Q,) float32 weights on ``prior``'s device.
+    """
+    prior = torch.as_tensor(prior)
+    if prior.dim() != 1 or len(prior) == 0:
+        raise ValueError(f"prior must be a non-empty 1-D tensor (Q,), got {tuple(prior.shape)}")
+    if not 0 <= lam <= 1:
+        raise ValueError(f"lam must be in [0, 1], got {lam}")
+    p = prior.double()
+    if (p < 0).any() or not p.sum() > 0:
+        raise ValueError("prior must be non-negative with a positive sum")
+    p = p / p.sum()
+    mix = (1 - lam) * p + lam / len(p)
+    if (mix == 0).any():
+        raise ValueError(
+            "lam=0 with a bin of prior 0 gives an infinite weight; use lam > 0 or smooth the "
+            "prior (empirical_prior(..., sigma=5))"
+        )
+    w = 1 / mix
+    return (w / (p * w).sum()).float()
+
+
+def pixel_weights(
+    target: torch.Tensor, weights: torch.Tensor, bins: ABBins | None = None
+) -> torch.Tensor:
+    """The rebalancing weight of each pixel: the weight of its nearest bin.
+
+    Args:
+        target: either ab (B, 2, H, W) in raw units (``bins`` needed), or soft targets
+            (B, Q, H, W) from :func:`soft_encode`, whose largest entry is the nearest bin
+            (this is what the original code takes, the argmax of the soft target).
+        weights: (Q,) from :func:`rebalance_weights`.
+        bins: the :class:`ABBins`, required for ab input.
+
+    Returns:
+        (B, H, W) float32 weights on ``target``'s device.
+    """
+    weights = torch.as_tensor(weights)
+    if weights.dim() != 1:
+        raise ValueError(f"weights must be a 1-D (Q,) tensor, got shape {tuple(weights.shape)}")
+    if target.dim() != 4:
+        raise ValueError(
+            f"target must be ab (B, 2, H, W) or soft targets (B, Q, H, W), got "
+            f"{tuple(target.shape)}"
+        )
+    q = len(weights)
+    if target.shape[1] == q and q != 2:
+        idx = target.argmax(dim=1)
+    elif target.shape[1] == 2:
+        if bins is None:
+            raise ValueError("pixel_weights needs bins= to find the bin of ab values")
+        if len(bins) != q:
+            raise ValueError(f"weights has {q} entries but bins has {len(bins)}")
+        _check_ab_batch(target, "target")
+        idx = bins.index(target.detach(), dim=1)
+    else:
+        raise ValueError(
+            f"target has {target.shape[1]} channels: expected 2 (ab) or Q = {q} (soft targets)"
+        )
+    return weights.to(device=target.device, dtype=torch.float32)[idx]
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def _centers_of(bins) -> torch.Tensor:
+    return bins.centers if isinstance(bins, ABBins) else torch.as_tensor(bins)
+
+
+def _check_scores(x: torch.Tensor, centers: torch.Tensor) -> None:
+    if x.dim() != 4 or x.shape[1] != len(centers):
+        raise ValueError(
+            f"expected scores of shape (B, Q, H, W) with Q = {len(centers)} bins, got "
+            f"{tuple(x.shape)}"
+        )
+
+
+def annealed_mean(
+    scores: torch.Tensor, bins, T: float = 0.38, from_logits: bool = True
+) -> torch.Tensor:
+    """Decode a colour distribution with the annealed mean of Zhang et al.
+
+    f_T(z) = exp(log z / T) / sum_q exp(log z_q / T) sharpens (T < 1) the distribution
+    z, then the expected centre is returned.  T = 1 gives the mean (greyish), T -> 0 the
+    mode (vivid but patchy); the paper uses T = 0.38.  Computed as
+    ``softmax(log_softmax(scores) / T)``: stable for small T such as 0.01, and
+    differentiable.
+
+    Args:
+        scores: (B, Q, H, W) logits (``from_logits=True``) or probabilities summing to 1
+            over Q (``from_logits=False``).
+        bins: :class:`ABBins` or a (Q, 2) tensor of centres.
+        T: temperature, > 0.
+        from_logits: whether ``scores`` are logits or probabilities.
+
+    Returns:
+        (B, 2, H, W) ab in raw units (within the centres' range), ``scores``' dtype.
+    """
+    if not T > 0:
+        raise ValueError(f"the temperature T must be positive, got {T}; use mode() for T -> 0")
+    centers = _centers_of(bins)
+    _check_scores(scores, centers)
+    if from_logits:
+        log_p = torch.log_softmax(scores, dim=1)
+    else:
+        log_p = torch.log(scores.clamp_min(torch.finfo(scores.dtype).tiny))
+    f = torch.softmax(log_p / T, dim=1)
+    return torch.einsum("bqhw,qc->bchw", f, centers.to(device=f.device, dtype=f.dtype))
+
+
+def mode(scores: torch.Tensor, bins) -> torch.Tensor:
+    """The centre of the most probable bin per pixel (logits or probabilities).
+
+    Args:
+        scores: (B, Q, H, W).
+        bins: :class:`ABBins` or a (Q, 2) tensor of centres.
+
+    Returns:
+        (B, 2, H, W) float32 ab in raw units.
+    """
+    centers = _centers_of(bins)
+    _check_scores(scores, centers)
+    idx = scores.argmax(dim=1)
+    return centers.to(device=scores.device, dtype=torch.float32)[idx].permute(0, 3, 1, 2)

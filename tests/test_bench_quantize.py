@@ -1,0 +1,34 @@
+"""bench/bench_quantize.py runs, tiny, and its two soft-encodings agree."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench_quantize.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_quantize", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_run_tiny(bench):
+    r = bench.run(batch=1, size=8, repeats=1)
+    for key in ("Q", "gamut_Q", "pixels", "colorlib_s", "sklearn_s", "ratio",
+                "search_colorlib_s", "search_sklearn_s", "search_ratio", "max_diff"):
+        assert key in r
+    assert r["Q"] == 313 and 250 <= r["gamut_Q"] <= 330 and r["pixels"] == 64
+    assert r["colorlib_s"] > 0 and r["sklearn_s"] > 0 and r["search_colorlib_s"] > 0
+    assert r["ratio"] == pytest.approx(r["sklearn_s"] / r["colorlib_s"])
+    assert r["max_diff"] < 1e-5
+
+
+def test_main_prints_a_table(bench, capsys):
+    r = bench.main(["--batch", "1", "--size", "8", "--repeats", "1", "--bins", "0", "--k", "3"])
+    out = capsys.readouterr().out
+    assert r["Q"] == r["gamut_Q"] and r["k"] == 3 and r["max_diff"] < 1e-5
+    assert "soft_encode" in out and "ratio" in out and f"Q = {r['Q']}" in out
