@@ -37,6 +37,7 @@ def _best_time(fn, repeats: int):
     """(best wall-clock seconds over ``repeats`` calls, result of the last call)."""
     best, result = float("inf"), None
     for _ in range(repeats):
+        result = None  # free the previous output first, as a loop over batches would
         start = time.perf_counter()
         result = fn()
         best = min(best, time.perf_counter() - start)

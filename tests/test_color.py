@@ -68,7 +68,8 @@ def test_rgb_to_lab_matches_skimage_on_random_and_edge_colours():
 def test_rgb_to_lab_known_values():
     white, black = torch.ones(3, 1, 1), torch.zeros(3, 1, 1)
     np.testing.assert_allclose(color.rgb_to_lab(white).flatten(), [100, 0, 0], atol=0.01)
-    np.testing.assert_allclose(color.rgb_to_lab(black).flatten(), [0, 0, 0], atol=1e-4)
+    assert torch.equal(color.rgb_to_lab(black), black)  # exactly (0, 0, 0)
+    assert torch.equal(color.lab_to_rgb(black), black)
     lab = color.rgb_to_lab(torch.rand(2, 3, 9, 9))
     assert lab.dtype == torch.float32
     assert lab[:, 0].min() >= 0 and lab[:, 0].max() <= 100.001
@@ -159,7 +160,7 @@ def test_srgb_curve_matches_formula_and_inverts():
     np.testing.assert_allclose(back.numpy(), numpy_linear_to_srgb(x.double().numpy()),
                                atol=1e-6, rtol=0)
     torch.testing.assert_close(color.linear_to_srgb(lin), x, atol=1e-5, rtol=0)
-    assert lin[0] >= 0 and lin[0] < 1e-8 and back[0] >= 0 and back[0] < 1e-8
+    assert lin[0] == 0 and back[0] == 0  # black stays exactly black
     assert abs(lin[1000].item() - 1) < 1e-6 and abs(back[1000].item() - 1) < 1e-6
     assert bool((lin[1:1001] > lin[:1000]).all()), "srgb_to_linear must be increasing"
     assert color.srgb_to_linear(torch.rand(2, 5, 7)).shape == (2, 5, 7)  # any shape
@@ -281,8 +282,10 @@ def test_gradients_are_finite_everywhere(name):
     fn, scale = FUNCTIONS[name]
     torch.manual_seed(11)
     knees = torch.tensor([0.04045, 0.0031308, 0.008856, 0.2068966]).view(1, 1, 1, 4)
+    # Exactly 0 and 1, random values, the knees of the piecewise curves, the edge
+    # colours, and values slightly outside [0, 1] such as a model may predict.
     inputs = [torch.zeros(2, 3, 4, 4), torch.ones(2, 3, 4, 4), torch.rand(2, 3, 4, 4),
-              knees.expand(2, 3, 4, 4), edge_rgb()]
+              knees.expand(2, 3, 4, 4), edge_rgb(), torch.rand(2, 3, 4, 4) * 1.4 - 0.2]
     if name in ("lab_to_rgb", "merge_lab"):  # Lab inputs, in and out of gamut
         inputs += [out_of_gamut_lab() / scale, torch.rand(2, 3, 4, 4) * 2 - 1]
     for x in inputs:
@@ -321,10 +324,11 @@ def test_float32_under_autocast():
                   (color.yuv_to_rgb, rgb), (color.rgb_to_gray, rgb),
                   (color.srgb_to_linear, rgb)]:
         plain = fn(x)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            auto = fn(x)
-        assert auto.dtype == torch.float32
-        torch.testing.assert_close(auto, plain, atol=1e-5, rtol=0)
+        for inp in (x, x.clone().requires_grad_(True)):  # both implementation paths
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                auto = fn(inp)
+            assert auto.dtype == torch.float32
+            torch.testing.assert_close(auto.detach(), plain, atol=1e-5, rtol=0)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         x, y = color.split(rgb, "lab")
         back = color.merge(x, y, "lab")
@@ -335,22 +339,43 @@ def test_float32_under_autocast():
     assert color.rgb_to_lab(rgb.double()).dtype == torch.float32
 
 
-def test_chunked_and_whole_tensor_paths_agree():
-    """Large CPU tensors without autograd are converted in chunks; same numbers."""
+@pytest.mark.parametrize("shape", [(23, 3, 10, 10), (2, 3, 30, 40), (3, 40, 30)])
+def test_fast_and_autograd_paths_agree(monkeypatch, shape):
+    """Without autograd, conversions run in place on blocks of pixels; same numbers."""
     torch.manual_seed(14)
-    rgb = torch.rand(2, 3, 200, 190)  # more pixels than one chunk
+    # Small blocks: 10 x 10 images are grouped 10 to a block (23 = 10 + 10 + 3),
+    # 30 x 40 images are cut into ranges of 1000 + 200 pixels.
+    monkeypatch.setattr(color, "_CHUNK", 1000)
+    rgb = torch.rand(*shape)
     lab = color.rgb_to_lab(rgb)
+    yuv = color.rgb_to_yuv(rgb)
     for fn, x in [(color.rgb_to_lab, rgb), (color.lab_to_rgb, lab), (color.rgb_to_gray, rgb),
-                  (color.rgb_to_yuv, rgb), (color.srgb_to_linear, rgb)]:
-        chunked = fn(x)
-        whole = fn(x.clone().requires_grad_(True)).detach()
-        torch.testing.assert_close(chunked, whole, atol=1e-5, rtol=0)
+                  (color.rgb_to_yuv, rgb), (color.yuv_to_rgb, yuv),
+                  (color.srgb_to_linear, rgb), (color.linear_to_srgb, rgb),
+                  (color.lab_to_rgb, out_of_gamut_lab())]:
+        fast = fn(x)
+        graph = fn(x.clone().requires_grad_(True))
+        assert graph.requires_grad and not fast.requires_grad
+        torch.testing.assert_close(fast, graph.detach(), atol=1e-4, rtol=0)
     # Non-contiguous input (channels-last memory, a strided view) gives the same result.
-    cl = rgb.contiguous(memory_format=torch.channels_last)
-    torch.testing.assert_close(color.rgb_to_lab(cl), lab)
-    torch.testing.assert_close(color.rgb_to_lab(rgb[:, :, ::2, ::3]), lab[:, :, ::2, ::3])
-    big = torch.rand(3, 260, 300)  # a single large image
-    torch.testing.assert_close(color.rgb_to_lab(big), color.rgb_to_lab(big[None])[0])
+    if len(shape) == 4:
+        cl = rgb.contiguous(memory_format=torch.channels_last)
+        torch.testing.assert_close(color.rgb_to_lab(cl), lab, atol=1e-4, rtol=0)
+    strided = color.rgb_to_lab(rgb[..., ::2, ::3])
+    torch.testing.assert_close(strided, lab[..., ::2, ::3], atol=1e-4, rtol=0)
+    # The input is never modified.
+    copy = rgb.clone()
+    color.rgb_to_lab(rgb)
+    color.rgb_to_gray(rgb)
+    assert torch.equal(rgb, copy)
+
+
+def test_large_batch_matches_skimage():
+    torch.manual_seed(15)
+    rgb = torch.rand(3, 3, 256, 200)  # more pixels than one block of the fast path
+    lab = color.rgb_to_lab(rgb)
+    np.testing.assert_allclose(to_hwc(lab), skcolor.rgb2lab(to_hwc(rgb)), atol=TOL, rtol=0)
+    np.testing.assert_allclose(to_hwc(color.lab_to_rgb(lab)), to_hwc(rgb), atol=1e-4, rtol=0)
 
 
 def test_empty_batch():
@@ -360,7 +385,7 @@ def test_empty_batch():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_matches_cpu():
-    torch.manual_seed(15)
+    torch.manual_seed(16)
     rgb = torch.rand(2, 3, 64, 64)
     lab = color.rgb_to_lab(rgb)
     gpu = color.rgb_to_lab(rgb.cuda())

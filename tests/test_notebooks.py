@@ -80,3 +80,11 @@ def test_solution_runs_in_quick_mode(path, tmp_path):
     errors = [o for c in executed.cells for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors
+
+
+def test_readme_links_every_notebook_to_colab():
+    from colorlib.course import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    for path in SOLUTIONS:
+        assert colab_badge(f"notebooks/{path.name}") in readme, f"README: no badge for {path.name}"
