@@ -31,10 +31,14 @@ course: setup
 demo: course
 
 lint: setup
-	$(VENV)/bin/ruff check colorlib tests bench solutions notebooks
+	$(VENV)/bin/ruff check conftest.py colorlib tests bench solutions notebooks
 
+# 1. unit tests + every notebook through papermill (solutions) and as a student copy;
+# 2. nbval on the solutions, one notebook per worker (--dist loadfile keeps its cells together);
+# 3. the book, from the notebooks executed in step 1.
 test: lint
-	$(PY) -m pytest -n 2 --dist loadgroup -m "not book" --nbval-lax tests solutions
+	$(PY) -m pytest -n 2 -m "not book" tests
+	$(PY) -m pytest -n 2 --dist loadfile --nbval-lax solutions
 	$(PY) -m pytest -m book tests
 
 student: setup

@@ -1,4 +1,4 @@
-"""Command line: ``python -m colorlib colorize IN OUT --model CHECKPOINT`` and ``demo``.
+"""Command line: ``python -m colorlib colorize IN OUT --model CHECKPOINT``, ``demo``, ``train``.
 
 Errors a user can fix (a missing file, a non-image, a bad checkpoint) print one
 line starting with ``error:`` and exit with status 2.
@@ -46,6 +46,15 @@ def _demo(args) -> int:
     return 0
 
 
+def _train(args) -> int:
+    from .cli_train import TrainUsageError, run_train
+
+    try:
+        return run_train(args)
+    except TrainUsageError as e:
+        raise UsageError(str(e)) from e
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m colorlib", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -59,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="build/demo", help="output folder (default build/demo)")
     p.add_argument("--epochs", type=int, default=None, help="epochs (default: a minute's worth)")
     p.set_defaults(func=_demo)
+    from .cli_train import add_train_arguments
+
+    p = sub.add_parser("train", help="train a course model (with torchrun: on several GPUs)")
+    add_train_arguments(p).set_defaults(func=_train)
     return parser
 
 

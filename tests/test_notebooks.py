@@ -88,3 +88,19 @@ def test_readme_links_every_notebook_to_colab():
     readme = (ROOT / "README.md").read_text()
     for path in SOLUTIONS:
         assert colab_badge(f"notebooks/{path.name}") in readme, f"README: no badge for {path.name}"
+
+
+def test_timing_table_lists_only_this_runs_notebooks(tmp_path):
+    import json
+    import os
+
+    from colorlib.course.execute import timing_table
+
+    for name, seconds, mtime in [("00_old", 9.0, 1000.0), ("01_new", 12.5, 3000.0)]:
+        path = tmp_path / f"{name}.timing.json"
+        path.write_text(json.dumps({"notebook": name, "seconds": seconds}))
+        os.utime(path, (mtime, mtime))
+    table = timing_table(tmp_path, since=2000.0)
+    assert "01_new" in table and "00_old" not in table
+    assert table.splitlines()[-1].split()[-1] == "12.5"
+    assert "00_old" in timing_table(tmp_path)

@@ -32,9 +32,18 @@ def call(fn, *args, what: str):
     except NotImplementedError:
         raise
     except Exception as e:  # the student's code crashed: say where to look
-        shapes = ", ".join(str(tuple(a.shape)) for a in args if isinstance(a, torch.Tensor))
+        shapes = ", ".join(_describe(a) for a in args if _describe(a))
         raise CheckFailed(f"{what} raised {type(e).__name__}: {e} (called with tensors of "
                           f"shape {shapes})") from e
+
+
+def _describe(arg) -> str:
+    """The shape of a tensor argument, or the shapes of a list of tensors ('' otherwise)."""
+    if isinstance(arg, torch.Tensor):
+        return str(tuple(arg.shape))
+    if isinstance(arg, (list, tuple)) and arg and all(isinstance(a, torch.Tensor) for a in arg):
+        return "[" + ", ".join(str(tuple(a.shape)) for a in arg) + "]"
+    return ""
 
 
 def expect_tensor(got, expected: torch.Tensor, what: str, atol: float, rtol: float = 0.0,

@@ -66,9 +66,13 @@ def execute(src: Path, out_dir: Path = EXECUTED, workdir: Path | None = None,
     return record
 
 
-def timing_table(out_dir: Path = EXECUTED) -> str:
-    """A text table of the recorded quick-mode timings, one row per notebook."""
-    rows = [json.loads(p.read_text()) for p in sorted(out_dir.glob("*.timing.json"))]
+def timing_table(out_dir: Path = EXECUTED, since: float | None = None) -> str:
+    """A text table of the recorded quick-mode timings, one row per notebook.
+
+    ``since``: only the runs recorded after this time (seconds since the epoch).
+    """
+    rows = [json.loads(p.read_text()) for p in sorted(out_dir.glob("*.timing.json"))
+            if since is None or p.stat().st_mtime >= since]
     if not rows:
         return ""
     lines = [f"{'notebook':28s} {'quick run (s)':>14s}"]
@@ -139,12 +143,12 @@ def execute_all(names: list[str] | None = None) -> list[dict]:
 
     workdir = ROOT / "build" / "work"
     shutil.rmtree(workdir, ignore_errors=True)  # fresh runs: no stale quick-mode checkpoints
-    records = []
+    records, start = [], time.time()
     for path in solution_paths():
         if names and path.stem not in names and path.name not in names:
             continue
         print(f"executing {path.name} ...", flush=True)
         records.append(execute(path, workdir=workdir))
         print(f"  {records[-1]['seconds']:.1f} s", flush=True)
-    print(timing_table())
+    print(timing_table(since=start))
     return records

@@ -76,7 +76,8 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
         channels_last: bool | str = "auto", grad_clip: float | None = None,
         checkpoint: str | Path | None = None, resume: bool = False, seed: int | None = None,
         progress: bool | None = None, verbose: bool = True,
-        on_epoch_end: Callable[[int, dict], None] | None = None) -> History:
+        on_epoch_end: Callable[[int, dict], None] | None = None,
+        is_main: bool = True) -> History:
     """Train ``model`` for ``epochs`` epochs and return its :class:`History`.
 
     Args:
@@ -99,8 +100,12 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
         progress: tqdm progress bars; ``None`` = on unless ``COLORLIB_PROGRESS=0``
             (set for the quick-mode runs behind the book, whose pages stay clean).
         on_epoch_end: called as ``on_epoch_end(epoch, record)`` after each epoch.
+        is_main: ``False`` on the other processes of a distributed run (rank != 0):
+            they resume from ``checkpoint`` like rank 0 but never write it, and
+            print nothing (see :mod:`colorlib.distributed`).
     """
-    progress = show_progress(progress)
+    progress = show_progress(progress) and is_main
+    verbose = verbose and is_main
     if epochs < 0:
         raise ValueError(f"epochs must be >= 0, got {epochs}")
     dev = torch.device(device) if device is not None else pick_device(verbose=False)
@@ -169,7 +174,7 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
         history.records.append(record)
         if verbose:
             print(" ".join(_fmt(k, v) for k, v in record.items()))
-        if path is not None:
+        if path is not None and is_main:
             save_state(path, {
                 "format": "colorlib-train-1",
                 "config": model_config(unwrap(model)),

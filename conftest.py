@@ -1,7 +1,16 @@
-"""Shared test set-up: headless matplotlib, a clean quick-mode work folder, timing table."""
+"""Shared test set-up, at the repository root so that it also governs nbval's runs of
+``solutions/``: headless matplotlib, quick mode, one thread per xdist worker, a throw-away
+runs folder, and the table of the quick-mode notebook timings measured in this run.
+
+nbval runs the cells of a notebook in order in one kernel, so all cells of a notebook must
+stay on one xdist worker: ``make test`` runs nbval with ``--dist loadfile``.  (pytest 9.2
+ignores the node-id suffix through which ``--dist loadgroup`` groups tests, so groups
+cannot be used for this.)
+"""
 
 import os
 import tempfile
+import time
 
 import matplotlib
 
@@ -13,35 +22,19 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 
 import torch  # noqa: E402
 
-from colorlib.course import EXECUTED  # noqa: E402
-
 if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
 # nbval's kernels inherit this: their checkpoints go to a fresh folder, never solutions/
 os.environ.setdefault("COLORLIB_RUNS", tempfile.mkdtemp(prefix="colorlib-nbval-runs-"))
 
-
-def pytest_configure(config):
-    # the controller (not xdist workers) starts the timing table afresh
-    if not hasattr(config, "workerinput"):
-        for stale in EXECUTED.glob("*.timing.json"):
-            stale.unlink()
-
-
-def pytest_collection_modifyitems(config, items):
-    # nbval's cells of one notebook must run in order on one xdist worker
-    import pytest
-
-    for item in items:
-        if item.nodeid.endswith(".ipynb") or ".ipynb::" in item.nodeid:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+SESSION_START = time.time()
 
 
 def pytest_terminal_summary(terminalreporter):
     from colorlib.course.execute import timing_table
 
-    table = timing_table()
+    table = timing_table(since=SESSION_START)
     if table:
         terminalreporter.write_sep("-", "quick-mode notebook timings (papermill, this run)")
         terminalreporter.write_line(table)
