@@ -1,19 +1,27 @@
 """Benchmark: peak memory and time of one training step, naive vs efficient hypercolumns.
 
 The hypercolumn colorizer of week 5 (:class:`colorlib.models.hypercolumns.HypercolumnColorizer`)
-comes in two variants that compute exactly the same function:
+comes in variants that compute exactly the same function:
 
 * ``naive``: upsample the four VGG16 block outputs to the image size and concatenate
   them into the (B, 960, H, W) hypercolumns, then apply the head's 1x1 conv 960 -> 128;
-* ``efficient``: apply one 1x1 conv per block *before* upsampling and sum the
-  128-channel results, so the 960-channel map is never built.
+* ``reduce``: apply one 1x1 conv per block *before* upsampling and sum the 128-channel
+  results, so the 960-channel map is never built (``efficient=True, tile_rows=None``);
+* ``efficient``: the same, and in training the full-resolution layers run in bands of
+  ``--tile-rows`` rows that are recomputed in the backward pass instead of being kept
+  (``efficient=True``, the model's default ``tile_rows=32``).
 
 For each variant and batch size the script trains for one step (forward, MSE loss on UV,
 backward, Adam step) on random inputs of ``--size`` x ``--size`` pixels and reports the
-peak memory of that step, per batch and per image, and its wall-clock time.
+peak memory of that step, per batch and per image, and its wall-clock time.  The targets
+of the course: the efficient variant needs at most 1/8 of the naive one's memory per
+image, and trains on 32 images in the memory the naive one needs for 2.
 
 How peak memory is measured
 ---------------------------
+(:func:`colorlib.models.hypercolumns.measure_training_step`, which the week-5 notebook uses
+too.)
+
 * Every configuration runs in a **fresh Python process** (this file, with ``--worker``),
   so memory freed by one configuration cannot be reused by the next.
 * In that process the model, the Adam optimizer, the input Y and the target UV are
@@ -36,8 +44,9 @@ How peak memory is measured
   them (the script prints the load average).
 
 MB are 10**6 bytes.  For reference, the hypercolumns alone are 960 x 224 x 224 float32
-values = 192.7 MB per image.  The naive variant is only measured up to
-``--naive-max-batch`` images (default 16; at 224 px it needs about 0.4 GB per image).
+values = 192.7 MB per image.  The ``naive`` and ``reduce`` variants are only measured up
+to ``--naive-max-batch`` images (default 16; at 224 px they need about 0.42 and 0.15 GB
+per image).
 
     python bench/bench_hypercolumns.py                       # 224 px, batches 2 16 32, CPU
     python bench/bench_hypercolumns.py --device cuda --batches 2 16 32 64
@@ -46,26 +55,22 @@ values = 192.7 MB per image.  The naive variant is only measured up to
 from __future__ import annotations
 
 import argparse
-import ctypes
-import ctypes.util
 import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[1]
 try:
-    from colorlib.models.hypercolumns import HypercolumnColorizer
+    from colorlib.models.hypercolumns import HypercolumnColorizer, measure_training_step
 except ImportError:  # run from a checkout where colorlib is not installed
     sys.path.insert(0, str(ROOT))
-    from colorlib.models.hypercolumns import HypercolumnColorizer
+    from colorlib.models.hypercolumns import HypercolumnColorizer, measure_training_step
 
-VARIANTS = ("naive", "efficient")
+VARIANTS = ("naive", "reduce", "efficient")
 MB = 1e6
 RESULT = "RESULT "  # prefix of the worker's answer line
 
@@ -76,98 +81,24 @@ def hypercolumn_mb(size: int, channels: int = 960) -> float:
 
 
 # ---------------------------------------------------------------------------
-# Memory counters
-# ---------------------------------------------------------------------------
-
-
-def _proc_status_kb(key: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    raise KeyError(key)
-
-
-class CpuPeak:
-    """Peak resident memory of this process above a baseline, in bytes.
-
-    ``start()`` returns freed heap memory to the system, takes the current RSS as the
-    baseline and resets the kernel's high-water mark; ``peak()`` is the high-water mark
-    since then minus the baseline.
-    """
-
-    def __init__(self):
-        self.proc = os.path.exists("/proc/self/clear_refs")
-        name = ctypes.util.find_library("c")
-        libc = ctypes.CDLL(name) if name else None
-        self.trim = getattr(libc, "malloc_trim", None)
-        self.method = "VmHWM - VmRSS (/proc)" if self.proc else "ru_maxrss - psutil RSS"
-        self.baseline = 0
-
-    def rss(self) -> int:
-        if self.proc:
-            return _proc_status_kb("VmRSS") * 1024
-        try:
-            import psutil
-        except ImportError as e:
-            raise RuntimeError("measuring CPU memory without /proc needs psutil "
-                               "(pip install psutil)") from e
-        return psutil.Process().memory_info().rss
-
-    def start(self) -> None:
-        if self.trim is not None:
-            self.trim(0)
-        self.baseline = self.rss()
-        if self.proc:
-            with open("/proc/self/clear_refs", "w") as f:
-                f.write("5")  # reset VmHWM to the current RSS
-
-    def peak(self) -> int:
-        if self.proc:
-            high = _proc_status_kb("VmHWM") * 1024
-        else:
-            import resource
-
-            maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            high = maxrss if sys.platform == "darwin" else maxrss * 1024  # bytes vs KiB
-        return max(high - self.baseline, 0)
-
-
-class CudaPeak:
-    """Peak CUDA memory allocated by tensors above a baseline, in bytes."""
-
-    method = "torch.cuda.max_memory_allocated"
-
-    def __init__(self, device: torch.device):
-        self.device = device
-        self.baseline = 0
-
-    def start(self) -> None:
-        torch.cuda.synchronize(self.device)
-        self.baseline = torch.cuda.memory_allocated(self.device)
-        torch.cuda.reset_peak_memory_stats(self.device)
-
-    def peak(self) -> int:
-        torch.cuda.synchronize(self.device)
-        return torch.cuda.max_memory_allocated(self.device) - self.baseline
-
-
-# ---------------------------------------------------------------------------
 # One configuration (in the current process)
 # ---------------------------------------------------------------------------
 
 
-def training_step(model, optimizer, Y: torch.Tensor, UV: torch.Tensor) -> float:
-    """Forward, MSE loss on UV, backward, optimizer step; returns the loss."""
-    loss = F.mse_loss(model(Y), UV)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    return float(loss.detach())
+def build(variant: str, tile_rows: int = 32) -> HypercolumnColorizer:
+    """The model of a variant: ``naive``, ``reduce`` (reduce-then-upsample only) or
+    ``efficient`` (reduce-then-upsample, and the full-resolution layers recomputed in
+    bands of ``tile_rows`` rows)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}")
+    if variant == "naive":
+        return HypercolumnColorizer(efficient=False)
+    return HypercolumnColorizer(efficient=True,
+                                tile_rows=tile_rows if variant == "efficient" else None)
 
 
 def measure(variant: str, batch: int, size: int = 224, device: str = "cpu", steps: int = 2,
-            seed: int = 0, threads: int | None = None) -> dict:
+            seed: int = 0, threads: int | None = None, tile_rows: int = 32) -> dict:
     """Peak memory and time of one training step of one variant, in *this* process.
 
     :func:`run` calls it in a fresh process per configuration (see the module's
@@ -177,53 +108,24 @@ def measure(variant: str, batch: int, size: int = 224, device: str = "cpu", step
     Returns:
         dict with ``variant``, ``batch``, ``size``, ``device``, ``peak_mb`` (the step's
         peak above the baseline), ``mb_per_image``, ``step_s`` (best of ``steps``),
-        ``baseline_mb`` (memory in use before the step), ``threads`` and ``method``.
+        ``baseline_mb`` (memory in use before the step), ``threads`` and ``method``
+        (see :func:`colorlib.models.hypercolumns.measure_training_step`).
     """
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}")
     dev = torch.device(device)
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(seed)
-    model = HypercolumnColorizer(efficient=variant == "efficient").to(dev).train()
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    Y = torch.rand(batch, 1, size, size, device=dev)
-    UV = (torch.rand(batch, 2, size, size, device=dev) - 0.5) * 0.6
-    counter = CudaPeak(dev) if dev.type == "cuda" else CpuPeak()
-
-    def timed_step() -> float:
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        start = time.perf_counter()
-        training_step(model, optimizer, Y, UV)
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        return time.perf_counter() - start
-
-    training_step(model, optimizer, Y, UV)  # warm-up: optimizer state, kernels
-    counter.start()
-    times = [timed_step()]
-    peak = counter.peak()
-    times += [timed_step() for _ in range(steps - 1)]
-    return {
-        "variant": variant,
-        "batch": batch,
-        "size": size,
-        "device": dev.type,
-        "peak_mb": peak / MB,
-        "mb_per_image": peak / MB / batch,
-        "step_s": min(times),
-        "baseline_mb": counter.baseline / MB,
-        "threads": torch.get_num_threads() if dev.type == "cpu" else None,
-        "method": counter.method,
-    }
+    model = build(variant, tile_rows)
+    row = measure_training_step(model, batch, size, dev, steps=steps, warmup=True, seed=seed)
+    row.update(variant=variant, threads=torch.get_num_threads() if dev.type == "cpu" else None)
+    return row
 
 
 def _measure_isolated(variant: str, batch: int, size: int, device: str, steps: int,
-                      seed: int, threads: int | None) -> dict:
+                      seed: int, threads: int | None, tile_rows: int = 32) -> dict:
     """:func:`measure` in a fresh Python process running this file with ``--worker``."""
     job = {"variant": variant, "batch": batch, "size": size, "device": device,
-           "steps": steps, "seed": seed, "threads": threads}
+           "steps": steps, "seed": seed, "threads": threads, "tile_rows": tile_rows}
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker",
@@ -244,23 +146,26 @@ def _measure_isolated(variant: str, batch: int, size: int, device: str, steps: i
 
 
 def run(size: int = 224, batches=(2, 16, 32), device: str = "cpu", naive_max_batch: int = 16,
-        steps: int = 2, seed: int = 0, threads: int | None = None,
-        isolate: bool = True) -> list[dict]:
-    """Measure one training step of both variants at each batch size.
+        steps: int = 2, seed: int = 0, threads: int | None = None, isolate: bool = True,
+        variants=VARIANTS, tile_rows: int = 32) -> list[dict]:
+    """Measure one training step of each variant at each batch size.
 
     Args:
         size: height and width of the images, a multiple of 8 (VGG16's block 4 is at 1/8).
-        batches: batch sizes; the efficient variant runs them all, the naive one those
-            up to ``naive_max_batch``.
+        batches: batch sizes; the efficient variant runs them all, the ``naive`` and
+            ``reduce`` ones those up to ``naive_max_batch``.
         device: ``"cpu"`` or ``"cuda"`` (``"cuda:1"``, ...).
         steps: timed steps after the warm-up step (the best time is reported).
         seed: seed of the model's initial weights and the random inputs.
         threads: torch CPU threads (None: torch's default).
         isolate: run every configuration in a fresh process (the honest way to measure
             CPU memory); ``False`` measures in this process, faster but less clean.
+        variants: which of :data:`VARIANTS` to measure.
+        tile_rows: band height of the ``efficient`` variant.
 
     Returns:
-        one dict per configuration (naive ones first), as :func:`measure` returns.
+        one dict per configuration (in the order of ``variants``), as :func:`measure`
+        returns.
     """
     batches = sorted({int(b) for b in batches})
     if not isinstance(size, int) or size < 8 or size % 8:
@@ -269,21 +174,26 @@ def run(size: int = 224, batches=(2, 16, 32), device: str = "cpu", naive_max_bat
         raise ValueError(f"batch sizes must be positive integers, got {batches}")
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown or not variants:
+        raise ValueError(f"unknown variants {unknown}; choose from {', '.join(VARIANTS)}")
     if torch.device(device).type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("device='cuda' was asked for but torch sees no CUDA GPU; "
                            "use --device cpu")
     one = _measure_isolated if isolate else measure
     rows = []
     for variant in VARIANTS:
+        if variant not in variants:
+            continue
         for batch in batches:
-            if variant == "naive" and batch > naive_max_batch:
+            if variant != "efficient" and batch > naive_max_batch:
                 continue
-            rows.append(one(variant, batch, size, device, steps, seed, threads))
+            rows.append(one(variant, batch, size, device, steps, seed, threads, tile_rows))
     return rows
 
 
-def compare(rows: list[dict]) -> list[dict]:
-    """Naive / efficient ratios at every batch size both variants were measured at.
+def compare(rows: list[dict], fast: str = "efficient") -> list[dict]:
+    """Naive / ``fast`` ratios at every batch size both variants were measured at.
 
     Returns:
         one dict per batch size: ``batch``, ``memory_ratio`` (naive MB per image /
@@ -292,11 +202,11 @@ def compare(rows: list[dict]) -> list[dict]:
     by = {(r["variant"], r["batch"]): r for r in rows}
     out = []
     for batch in sorted({r["batch"] for r in rows}):
-        naive, fast = by.get(("naive", batch)), by.get(("efficient", batch))
-        if naive and fast:
+        naive, other = by.get(("naive", batch)), by.get((fast, batch))
+        if naive and other:
             out.append({"batch": batch,
-                        "memory_ratio": naive["mb_per_image"] / fast["mb_per_image"],
-                        "time_ratio": naive["step_s"] / fast["step_s"]})
+                        "memory_ratio": naive["mb_per_image"] / other["mb_per_image"],
+                        "time_ratio": naive["step_s"] / other["step_s"]})
     return out
 
 
@@ -338,6 +248,9 @@ def report(rows: list[dict]) -> str:
     for c in compare(rows):
         lines.append(f"batch {c['batch']}: naive / efficient = {c['memory_ratio']:.2f}x memory "
                      f"per image, {c['time_ratio']:.2f}x step time")
+    for c in compare(rows, fast="reduce"):
+        lines.append(f"batch {c['batch']}: naive / reduce = {c['memory_ratio']:.2f}x memory "
+                     f"per image, {c['time_ratio']:.2f}x step time")
     f = fits(rows)
     if f:
         verdict = "fits" if f["fits"] else "does NOT fit"
@@ -357,7 +270,10 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--batches", type=int, nargs="+", default=[2, 16, 32])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--naive-max-batch", type=int, default=16,
-                        help="largest batch the naive variant is run at")
+                        help="largest batch the naive and reduce variants are run at")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    parser.add_argument("--tile-rows", type=int, default=32,
+                        help="band height of the efficient variant")
     parser.add_argument("--steps", type=int, default=2, help="timed steps after the warm-up")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
@@ -370,7 +286,8 @@ def main(argv=None) -> list[dict]:
         print(RESULT + json.dumps(row), flush=True)
         return [row]
     rows = run(args.size, args.batches, args.device, args.naive_max_batch, args.steps,
-               args.seed, args.threads or None, isolate=not args.in_process)
+               args.seed, args.threads or None, isolate=not args.in_process,
+               variants=args.variants, tile_rows=args.tile_rows)
     print(report(rows))
     return rows
 

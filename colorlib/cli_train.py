@@ -224,39 +224,18 @@ def build_model(name: str, kwargs: dict, size: int):
     return model
 
 
-class ZhangLoss:
-    """Zhang et al.'s loss from ab targets: soft-encode at the logits' size, rebalance, CE.
-
-    ``loss(logits (B, Q, h, w), ab (B, 2, H, W))``; the class weights come from
-    the colour prior of (up to ``max_images``) training images, lambda = 0.5.
-    """
-
-    def __init__(self, model, train_pairs, max_images: int = 512):
-        from . import quantize
-
-        self.bins = model.bins
-        n = min(len(train_pairs), max_images)
-        prior = quantize.empirical_prior((train_pairs[i][1] for i in range(n)), self.bins)
-        self.class_weights = quantize.rebalance_weights(prior, lam=0.5)
-
-    def __call__(self, logits, ab):
-        import torch.nn.functional as F
-
-        from . import losses, quantize
-
-        small = F.interpolate(ab, size=logits.shape[-2:], mode="area")
-        bins = self.bins.to(logits.device)
-        z = quantize.soft_encode(small, bins)
-        v = quantize.pixel_weights(z, self.class_weights.to(logits.device))
-        return losses.rebalanced_cross_entropy(logits, z, v)
-
-
 def loss_for(model, train_pairs):
     """The training loss of ``model``: Zhang's rebalanced CE for ``zhang``, else MSE."""
     import torch.nn.functional as F
 
     if model.config["name"] == "zhang":
-        return ZhangLoss(model, train_pairs)
+        from . import losses, quantize
+
+        # class weights from the colour prior of (up to 512) training images, lambda = 0.5
+        n = min(len(train_pairs), 512)
+        prior = quantize.empirical_prior((train_pairs[i][1] for i in range(n)), model.bins)
+        weights = quantize.rebalance_weights(prior, lam=0.5)
+        return losses.RebalancedCrossEntropyLoss(model.bins, weights)
     return F.mse_loss
 
 

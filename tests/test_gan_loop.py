@@ -111,3 +111,82 @@ def test_sample_grids_are_written_every_epoch(tmp_path):
     batch = (ds.tensors[0][:4], ds.tensors[1][:4])
     run(epochs=2, sample_batch=batch, samples_dir=tmp_path)
     assert sorted(p.name for p in tmp_path.glob("*.png")) == ["epoch_001.png", "epoch_002.png"]
+
+
+class CountingGenerator(nn.Module):
+    """A tiny Lab generator that counts its forward passes and its reconstruction losses."""
+
+    space = "lab"
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Conv2d(1, 2, 3, padding=1)
+        self.calls = 0
+        self.recon_calls = 0
+
+    def forward(self, L):
+        self.calls += 1
+        return 110 * torch.tanh(self.net(L / 50 - 1))
+
+    def reconstruction_loss(self, pred, y):
+        self.recon_calls += 1
+        return nn.functional.l1_loss(pred, y) / 110
+
+
+def test_generator_runs_once_per_batch_and_its_own_reconstruction_loss_is_the_default():
+    torch.manual_seed(0)
+    g, d = CountingGenerator(), PairCritic()
+    hist = fit_gan(g, d, loader(), epochs=1, device="cpu", progress=False, verbose=False)
+    assert g.calls == 3 and g.recon_calls == 3  # 3 batches, one generator pass each
+    assert hist["recon"][0] < 1  # on the /110 scale, not raw ab (tens of units)
+    g2 = CountingGenerator()
+    fit_gan(g2, PairCritic(), loader(), epochs=1, g_steps=2, device="cpu", progress=False,
+            verbose=False)
+    assert g2.calls == 3 * 2  # a second G step needs a new pass of the updated generator
+    g3 = CountingGenerator()
+    fit_gan(g3, PairCritic(), loader(), epochs=1, recon_loss=nn.functional.mse_loss,
+            device="cpu", progress=False, verbose=False)
+    assert g3.recon_calls == 0  # an explicit loss wins
+
+
+def test_gan_step_freezes_the_discriminator_only_during_the_generator_update():
+    from colorlib.train import choose_precision, gan_step
+
+    torch.manual_seed(0)
+    g, d = models.build("tiny", width=4), PairCritic()
+    L, ab = make_data(8).tensors
+    d_before = {k: v.clone() for k, v in d.state_dict().items()}
+    seen = []
+    d.register_forward_pre_hook(
+        lambda m, args: seen.append(all(p.requires_grad for p in m.parameters())))
+    g_opt = torch.optim.Adam(g.parameters(), 1e-3)
+    d_opt = torch.optim.Adam(d.parameters(), 1e-3)
+    out = gan_step(g, d, L, ab, g_opt, d_opt, choose_precision(torch.device("cpu")))
+    assert seen == [True, True, False]  # D step (real, fake), then G step with D frozen
+    assert all(p.requires_grad for p in d.parameters())  # restored
+    assert any(not torch.equal(v, d.state_dict()[k]) for k, v in d_before.items())
+    assert set(out) == {"d_loss", "g_loss", "recon", "d_real", "d_fake"}
+    assert 0 < float(out["d_real"]) < 1 and 0 < float(out["d_fake"]) < 1
+
+
+def test_resuming_a_finished_run_says_so(tmp_path, capsys):
+    ckpt = tmp_path / "gan.pt"
+    run(epochs=1, checkpoint=ckpt)
+    g, d = nets()
+    hist = fit_gan(g, d, loader(), epochs=1, checkpoint=ckpt, resume=True, device="cpu",
+                   progress=False)
+    assert "1 epochs done, finished" in capsys.readouterr().out
+    assert len(hist) == 1
+
+
+def test_sample_grid_has_three_rows_of_the_batch(tmp_path):
+    from PIL import Image
+
+    from colorlib.train.gan import save_samples
+
+    g, _ = nets()
+    L, ab = make_data(n=5, size=16).tensors
+    path = save_samples(g, (L, ab), tmp_path / "grid.png")
+    width, height = Image.open(path).size
+    assert (width, height) == (2 + 5 * (16 + 2), 2 + 3 * (16 + 2))  # padding 2
+    assert g.training  # the generator's mode is restored

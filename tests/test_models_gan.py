@@ -228,8 +228,6 @@ def test_cgan_wrong_sizes_raise():
         model(torch.rand(1, 1, 32, 32))
     with pytest.raises(ValueError, match="z must have shape"):
         model(torch.rand(2, 1, 64, 64), torch.rand(2, 50))
-    with pytest.raises(ValueError, match="64x64"):
-        model.eval().colorize(torch.rand(1, 1, 48, 48))
     disc = CGANDiscriminator(size=64)
     with pytest.raises(ValueError, match="size=64"):
         disc(torch.rand(1, 1, 32, 32), torch.rand(1, 2, 32, 32))
@@ -261,6 +259,43 @@ def test_cgan_gradients_reach_every_parameter():
     for model in (G, D):
         missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.any()]
         assert missing == []
+
+
+def test_cgan_colorize_any_size_through_a_resize():
+    torch.manual_seed(0)
+    G = CGANGenerator(size=16).eval()
+    G.seed = 3
+    gray = _gray(2, 40)[..., :24, :40]  # not the generator's size, not square
+    rgb = G.colorize(gray)
+    assert rgb.shape == (2, 3, 24, 40)
+    # the brightness is the full-resolution input's, only the colour was resized
+    from colorlib import color
+
+    torch.testing.assert_close(color.rgb_to_gray(rgb), gray, atol=0.02, rtol=0)
+    # at its own size nothing is resized: colorize equals the forward pass
+    Y = _gray(1, 16)
+    with torch.no_grad():
+        uv = G(Y, G.sample_noise(1, generator=torch.Generator().manual_seed(3)))
+    torch.testing.assert_close(G.colorize(Y), color.merge(Y, uv, "yuv").clamp(0, 1))
+
+
+def test_cgan_width_scales_the_builders():
+    G = build("cgan_generator", size=32, width=0.25)
+    assert [layer[0].out_channels for layer in G.layers] == [32, 16, 16, 16, 16, 8]
+    D = build("cgan_discriminator", size=32, width=0.25)
+    assert [m.out_channels for m in D.convs if isinstance(m, nn.Conv2d)] == [16, 32, 64, 128]
+    assert count_parameters(build("cgan_generator")) == count_parameters(CGANGenerator())
+    with pytest.raises(ValueError, match="width"):
+        build("cgan_generator", width=0)
+
+
+def test_gan_generators_reconstruction_losses_are_on_the_normalised_scale():
+    ab = 110 * torch.rand(2, 2, 8, 8) - 55
+    assert torch.isclose(UNetGenerator.reconstruction_loss(ab + 11, ab), torch.tensor(0.1))
+    G = CGANGenerator(size=8)
+    uv = torch.zeros(2, 2, 8, 8)
+    shifted = uv + torch.tensor([U_MAX, V_MAX]).view(1, 2, 1, 1) / 2
+    assert torch.isclose(G.reconstruction_loss(shifted, uv), torch.tensor(0.5))
 
 
 def test_cgan_colorize_and_builders():

@@ -33,8 +33,8 @@ def call(fn, *args, what: str):
         raise
     except Exception as e:  # the student's code crashed: say where to look
         shapes = ", ".join(_describe(a) for a in args if _describe(a))
-        raise CheckFailed(f"{what} raised {type(e).__name__}: {e} (called with tensors of "
-                          f"shape {shapes})") from e
+        called = f" (called with tensors of shape {shapes})" if shapes else ""
+        raise CheckFailed(f"{what} raised {type(e).__name__}: {e}{called}") from e
 
 
 def _describe(arg) -> str:

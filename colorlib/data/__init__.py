@@ -7,6 +7,7 @@ function                      what it gives
                               scikit-learn: offline, instant (quick mode and tests)
 :func:`synthetic`             textures whose colour is a known function of lightness
 :func:`mnist`                 MNIST digits with labels (warm-up notebook)
+:func:`digits`                scikit-learn's bundled digits shaped like MNIST (offline)
 :func:`cifar10`,              real colour datasets through torchvision, downloaded on
 :func:`imagenette`,           first use into :func:`default_root`
 :func:`lfw_people`
@@ -24,6 +25,7 @@ from .datasets import (
     DatasetNotFoundError,
     cifar10,
     default_root,
+    digits,
     image_folder,
     imagenette,
     lfw_people,
@@ -42,6 +44,7 @@ __all__ = [
     "augment",
     "cifar10",
     "default_root",
+    "digits",
     "image_folder",
     "imagenette",
     "lfw_people",

@@ -1,5 +1,7 @@
 """Real datasets for full mode: MNIST, CIFAR-10, Imagenette, LFW faces and any image folder.
 
+Also :func:`digits`, the small digits bundled with scikit-learn (offline, quick mode).
+
 The public datasets come through :mod:`torchvision.datasets` and are downloaded
 on first use (``download=True``) into :func:`default_root`.  Colour datasets
 return only the image, a float32 RGB tensor (3, size, size) in [0, 1]; the
@@ -186,6 +188,94 @@ def mnist(root: str | Path | None = None, train: bool = True, download: bool = T
     return _open("MNIST", root, how,
                  lambda dl: MNIST(str(root), train=train, download=dl,
                                   transform=_GrayToTensor(transform)), download)
+
+
+#: number of held-out digits in :func:`digits` (fixed, so the split never changes)
+DIGITS_TEST_SIZE = 450
+
+
+class DigitImages(Dataset):
+    """Handwritten digits as MNIST-like tensors, with labels (see :func:`digits`).
+
+    ``dataset[i]`` is ``(image, label)``: image float32 (1, 28, 28) in [0, 1]
+    (after ``transform``, if any), label an int in 0..9.
+
+    Attributes:
+        images: all images, (N, 1, 28, 28) float32 in [0, 1], untransformed.
+        labels: all labels, (N,) int64.
+        indices: (N,) int64, the position of each digit in ``sklearn.datasets.load_digits()``.
+        split: ``"train"`` or ``"test"``.
+        transform: applied to an image tensor when an item is read (None: nothing).
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, indices: torch.Tensor,
+                 split: str, transform: Callable | None = None):
+        self.images, self.labels, self.indices = images, labels, indices
+        self.split, self.transform = split, transform
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        image = self.images[index]
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, int(self.labels[index])
+
+    def __repr__(self) -> str:
+        return f"DigitImages({self.split}, n={len(self)})"
+
+
+def _digit_images() -> tuple[torch.Tensor, torch.Tensor]:
+    """All 1,797 scikit-learn digits, MNIST-like: (N, 1, 28, 28) in [0, 1], and labels (N,)."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    small = torch.from_numpy(bunch.images.astype(np.float32) / 16.0)[:, None]  # 0..16 -> [0, 1]
+    # MNIST centres each digit in a 20 x 20 box inside a 28 x 28 frame: do the same
+    big = F.interpolate(small, size=(20, 20), mode="bilinear", align_corners=False)
+    images = F.pad(big, (4, 4, 4, 4)).clamp(0.0, 1.0).contiguous()
+    return images, torch.from_numpy(bunch.target.astype(np.int64))
+
+
+def digits(split: str = "train", transform: Callable | None = None) -> DigitImages:
+    """Small handwritten digits bundled with scikit-learn, shaped like MNIST (quick mode).
+
+    ``sklearn.datasets.load_digits`` ships 1,797 digits of 8 x 8 pixels (grey
+    levels 0..16) inside the package, so this works offline and instantly.  Each
+    digit is scaled to [0, 1], upsampled (bilinear) to 20 x 20 and padded with 4
+    black pixels on every side, which gives MNIST's layout: a (1, 28, 28) image
+    with the digit centred in a 20 x 20 box, white on black.
+
+    The split is fixed: a permutation drawn with seed 0 puts 450 digits (25 %)
+    in ``"test"`` and the other 1,347 in ``"train"``; no digit is in both, and
+    every call returns the same images in the same order.
+
+    Args:
+        split: ``"train"`` or ``"test"`` (the held-out digits).
+        transform: applied to each image tensor (1, 28, 28) when an item is read
+            (data augmentation); ``.images`` stays untransformed.
+
+    Returns:
+        :class:`DigitImages`: items ``(image, label)``, image float32
+        (1, 28, 28) in [0, 1], label an int in 0..9, like :func:`mnist`.
+
+    Raises:
+        ValueError: unknown split.
+
+    Example:
+        >>> train = digits("train")
+        >>> image, label = train[0]
+        >>> len(train), tuple(image.shape), type(label).__name__
+        (1347, (1, 28, 28), 'int')
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"unknown digits split {split!r}; choose 'train' or 'test'")
+    images, labels = _digit_images()
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))
+    index = order[:DIGITS_TEST_SIZE] if split == "test" else order[DIGITS_TEST_SIZE:]
+    index = index.sort().values  # keep the original order inside each split
+    return DigitImages(images[index].clone(), labels[index].clone(), index, split, transform)
 
 
 def cifar10(root: str | Path | None = None, train: bool = True, download: bool = True,

@@ -49,12 +49,17 @@ Interpretations where the report is silent or ambiguous (our choices):
 7. **Colorizing.** :meth:`CGANGenerator.predict` (used by ``colorize``) draws one
    noise sample per image; set ``generator.seed`` to an int to make it draw the
    same noise every call (reproducible figures). :meth:`CGANGenerator.sample`
-   draws several for the diversity figure.
+   draws several for the diversity figure.  ``forward`` accepts only the size the
+   generator was built for, but ``colorize`` takes any size: the gray image is
+   resized to that size, and the predicted UV is resized back and merged with the
+   full-resolution Y (colour at a lower resolution than brightness, as in the
+   chroma subsampling of JPEG and video).
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from . import register
@@ -176,8 +181,25 @@ class CGANGenerator(Colorizer):
         s = torch.sigmoid(self.out(torch.cat([x, y], dim=1)))
         return (s - 0.5) * 2 * self.uv_range
 
+    def reconstruction_loss(self, uv_pred: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
+        """Mean absolute error of U / 0.436 and V / 0.615 (both channels on [-1, 1]).
+
+        The report trains with the adversarial loss alone; this optional term
+        (:func:`colorlib.train.fit_gan` ``recon_weight``) is the same L1 as
+        pix2pix's, on the scale the discriminator sees.
+        """
+        return torch.nn.functional.l1_loss(uv_pred / self.uv_range, uv / self.uv_range)
+
     def predict(self, Y: torch.Tensor) -> torch.Tensor:
-        """UV for one noise sample per image (fixed by ``self.seed`` when it is set)."""
+        """UV for one noise sample per image (fixed by ``self.seed`` when it is set).
+
+        Y of another size than ``size`` x ``size`` is resized to it first (antialiased
+        bilinear); the UV then has the generator's size, and
+        :meth:`~colorlib.models.Colorizer.colorize` resizes it back to the image.
+        """
+        if Y.dim() == 4 and tuple(Y.shape[-2:]) != (self.size, self.size):
+            Y = F.interpolate(Y, size=(self.size, self.size), mode="bilinear",
+                              align_corners=False, antialias=True).clamp(0, 1)
         if self.seed is None:
             return self(Y)
         g = torch.Generator().manual_seed(self.seed)
@@ -257,13 +279,28 @@ class CGANDiscriminator(nn.Module):
         return self.dense(self.convs(x))
 
 
+def _scaled(channels: tuple[int, ...], width: float) -> tuple[int, ...]:
+    if width <= 0:
+        raise ValueError(f"width must be positive, got {width}")
+    return tuple(max(1, round(c * width)) for c in channels)
+
+
 @register("cgan_generator")
-def cgan_generator(noise_dim: int = 100, size: int = 64) -> CGANGenerator:
-    """The report's conditional-GAN generator (Y + noise -> UV) for ``size`` x ``size`` images."""
-    return CGANGenerator(noise_dim=noise_dim, size=size)
+def cgan_generator(noise_dim: int = 100, size: int = 64, width: float = 1.0) -> CGANGenerator:
+    """The report's conditional-GAN generator (Y + noise -> UV) for ``size`` x ``size`` images.
+
+    ``width`` scales the maps of every layer (1: the report's 128, 64, ..., 32;
+    0.25 gives 32, 16, ..., 8 for quick CPU runs; the layout stays the same).
+    """
+    return CGANGenerator(noise_dim=noise_dim, size=size,
+                         channels=_scaled((128, 64, 64, 64, 64, 32), width))
 
 
 @register("cgan_discriminator")
-def cgan_discriminator(size: int = 64) -> CGANDiscriminator:
-    """The report's conditional-GAN discriminator ((Y, UV) -> one logit per image)."""
-    return CGANDiscriminator(size=size)
+def cgan_discriminator(size: int = 64, width: float = 1.0, hidden: int = 64) -> CGANDiscriminator:
+    """The report's conditional-GAN discriminator ((Y, UV) -> one logit per image).
+
+    ``width`` scales the maps of the four convolutions (1: 64, 128, 256, 512).
+    """
+    return CGANDiscriminator(size=size, channels=_scaled((64, 128, 256, 512), width),
+                             hidden=hidden)

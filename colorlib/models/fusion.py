@@ -42,6 +42,10 @@ accurate).  The classifier is frozen: no gradients, always in eval mode, run
 under ``torch.no_grad()``; it is part of ``state_dict()`` though, so a
 checkpoint of the Inception version is about 100 MB larger.
 
+Two steps are also plain functions, used by the model and by the week-3
+exercise checks: :func:`embedding_input` (what the classifier sees) and
+:func:`tile_and_concat` (the fusion before the 1x1 conv).
+
 Example:
     >>> import torch
     >>> model = FusionColorizer(TinyEmbedding(1000), embed_size=64)
@@ -73,6 +77,43 @@ DECODER_LAYERS = {
     "koalarization": [(128, 1), "up", (64, 1), (64, 1), "up", (32, 1), (2, 1), "up"],
     "wallner": [(128, 1), "up", (64, 1), "up", (32, 1), (16, 1), (2, 1), "up"],
 }
+
+
+def embedding_input(L: torch.Tensor, size: int) -> torch.Tensor:
+    """The classifier's input: L (B, 1, H, W) in [0, 100] -> (B, 3, size, size).
+
+    The gray image (Lab with a = b = 0, converted to sRGB, so R = G = B) is
+    resized to ``size`` x ``size`` (bilinear, antialiased) and normalised with
+    the ImageNet mean and standard deviation, as the ImageNet weights expect.
+    Computed in float32.
+    """
+    if L.dim() != 4 or L.shape[1] != 1:
+        raise ValueError(f"embedding_input expects L of shape (B, 1, H, W), got {tuple(L.shape)}")
+    L = L.float()
+    zeros = torch.zeros_like(L)
+    rgb = color.lab_to_rgb(torch.cat([L, zeros, zeros], dim=1))
+    rgb = F.interpolate(rgb, size=(size, size), mode="bilinear", antialias=True,
+                        align_corners=False)
+    mean = torch.tensor(IMAGENET_MEAN, device=L.device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=L.device).view(1, 3, 1, 1)
+    return (rgb - mean) / std
+
+
+def tile_and_concat(features: torch.Tensor, vector: torch.Tensor) -> torch.Tensor:
+    """The fusion step: copy ``vector`` to every cell of the grid and stack it on ``features``.
+
+    Args:
+        features: (B, C, H, W) encoder features.
+        vector: (B, D), one global vector per image.
+
+    Returns:
+        (B, C + D, H, W): the C feature channels first, then the D copies.
+    """
+    if vector.dim() != 2 or vector.shape[0] != features.shape[0]:
+        raise ValueError(f"tile_and_concat expects a vector of shape (B, D) = "
+                         f"({features.shape[0]}, D), got {tuple(vector.shape)}")
+    tiled = vector.to(features.dtype)[:, :, None, None].expand(-1, -1, *features.shape[-2:])
+    return torch.cat([features, tiled], dim=1)
 
 
 class InceptionEmbedding(nn.Module):
@@ -191,10 +232,6 @@ class FusionColorizer(Colorizer):
         fused_channels = 256 + embed_dim if fusion else 256
         self.fuse = nn.Sequential(nn.Conv2d(fused_channels, 256, 1), nn.ReLU(inplace=True))
         self.decoder = conv_stack(DECODER_LAYERS[decoder], in_channels=256)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1),
-                             persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1),
-                             persistent=False)
 
     def train(self, mode: bool = True) -> FusionColorizer:
         """Like ``nn.Module.train``, but the frozen classifier always stays in eval mode."""
@@ -203,20 +240,18 @@ class FusionColorizer(Colorizer):
             self.embedding.eval()
         return self
 
+    def embedding_input(self, L: torch.Tensor) -> torch.Tensor:
+        """What the classifier sees: :func:`embedding_input` at ``self.embed_size``."""
+        return embedding_input(L, self.embed_size)
+
     @torch.no_grad()
     def embed(self, L: torch.Tensor) -> torch.Tensor:
         """The classifier's vector for each image: L (B, 1, H, W) -> (B, embed_dim).
 
-        The gray image (Lab with a = b = 0, as sRGB) is replicated to 3 channels,
-        resized to ``embed_size`` (bilinear, antialiased) and ImageNet-normalised.
+        The classifier runs on :meth:`embedding_input` (the gray image as RGB,
+        resized and ImageNet-normalised), without gradients.
         """
-        gray_lab = torch.cat([L, torch.zeros_like(L), torch.zeros_like(L)], dim=1)
-        rgb = color.lab_to_rgb(gray_lab)
-        size = (self.embed_size, self.embed_size)
-        rgb = F.interpolate(rgb, size=size, mode="bilinear", antialias=True,
-                            align_corners=False)
-        rgb = (rgb - self.mean) / self.std
-        vector = self.embedding(rgb.to(L.dtype))
+        vector = self.embedding(self.embedding_input(L).to(L.dtype))
         if vector.shape != (L.shape[0], self.embed_dim):
             raise ValueError(f"the embedding returned shape {tuple(vector.shape)}, expected "
                              f"(B, embed_dim) = ({L.shape[0]}, {self.embed_dim}); "
@@ -233,9 +268,7 @@ class FusionColorizer(Colorizer):
                              f"{h}x{w}; crop or pad the image, or use .colorize(gray)")
         features = self.encoder(L / L_SCALE - 1)  # (B, 256, H/8, W/8)
         if self.fusion:
-            vector = self.embed(L).to(features.dtype)  # (B, embed_dim)
-            tiled = vector[:, :, None, None].expand(-1, -1, *features.shape[-2:])
-            features = torch.cat([features, tiled], dim=1)
+            features = tile_and_concat(features, self.embed(L))  # (B, 256 + embed_dim, ...)
         return AB_SCALE * self.decoder(self.fuse(features))
 
 

@@ -32,6 +32,23 @@ fractional neighbourhood of each smaller map.  With a 1x1 conv first, both
 variants compute exactly the same function, and :func:`efficient_from_naive`
 converts one into the other.
 
+**The second half of the fix: recompute, tile by tile.**  Without the 960
+channels, what a training step keeps is the head's own full-resolution maps
+(128 and 64 channels, and their gradients): the efficient variant alone needs
+about 3 times less memory per image than the naive one.  So in training
+(``tile_rows``, on by default for ``efficient=True``) the efficient variant
+keeps only the small, deep VGG maps (blocks 2 to 4) and computes everything at
+full resolution in horizontal bands of ``tile_rows`` rows, each under
+``torch.utils.checkpoint``: the band's activations are freed after the forward
+pass and recomputed during the backward pass.  A band needs 4 rows more on
+each side (VGG's two block-1 convs and the head's two 3x3 convs), and the
+upsampling of a deep map to a band of rows is done exactly as
+``F.interpolate`` would, so the output is the same function again, at the
+price of computing the full-resolution layers twice.  At 224 x 224 the peak
+memory per image of a training step then drops 10 times at batch 2 and 24 times
+at batch 16 (``bench/bench_hypercolumns.py``), and 32 images need less memory than
+2 did.
+
 The VGG16 sees Y replicated to 3 channels and ImageNet-normalised; it is frozen
 (no gradients, eval mode always, run under ``torch.no_grad()``).  With random
 weights (the default) it is only a stand-in; ``pretrained=True`` loads the
@@ -50,9 +67,16 @@ Example:
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import os
+import sys
+import time
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from . import register
 from .base import Colorizer
@@ -92,6 +116,43 @@ def _upsample(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
+def _upsample_rows(x: torch.Tensor, rows: tuple[int, int], size: tuple[int, int],
+                   conv: nn.Conv2d | None = None) -> torch.Tensor:
+    """Rows ``rows[0]:rows[1]`` of ``_upsample(conv(x), size)``, without the other rows.
+
+    Bilinear upsampling (``align_corners=False``) is separable: each output row mixes two
+    input rows, with the weights ``F.interpolate`` uses; then the width is upsampled by
+    ``F.interpolate`` itself (with the height unchanged, which leaves rows as they are).
+    A 1x1 ``conv`` (without bias) commutes with it and runs on the input rows needed only.
+    """
+    (lo, hi), (H, W) = rows, size
+    h = x.shape[-2]
+    src = ((torch.arange(lo, hi, device=x.device, dtype=x.dtype) + 0.5) * (h / H) - 0.5)
+    src = src.clamp_min(0)
+    y0 = src.long().clamp(max=h - 1)
+    y1 = (y0 + 1).clamp(max=h - 1)
+    weight = (src - y0).view(1, 1, -1, 1)
+    first, last = int(y0.min()), int(y1.max()) + 1
+    x = x[:, :, first:last]
+    if conv is not None:
+        x = F.conv2d(x, conv.weight)
+    x = torch.lerp(x.index_select(2, y0 - first), x.index_select(2, y1 - first), weight)
+    return F.interpolate(x, size=(hi - lo, W), mode="bilinear", align_corners=False)
+
+
+def _conv_rows(x: torch.Tensor, conv: nn.Conv2d, rows: tuple[int, int], height: int):
+    """A 3x3 conv (padding 1) on a band of rows ``rows`` of a ``height``-row map.
+
+    Zero rows are added only where the band touches the map's top or bottom edge, so the
+    result equals the same rows of the conv of the whole map; elsewhere the band loses a
+    row on each side.  Returns the result and the rows it covers.
+    """
+    lo, hi = rows
+    top, bottom = int(lo == 0), int(hi == height)
+    x = F.conv2d(F.pad(x, (0, 0, top, bottom)), conv.weight, conv.bias, padding=(0, 1))
+    return x, (lo + 1 - top, hi - 1 + bottom)
+
+
 def gather_pixels(x: torch.Tensor, pixels: torch.Tensor) -> torch.Tensor:
     """Values of ``x`` (B, C, H, W) at flat pixel indices -> (B, C, P).
 
@@ -126,6 +187,11 @@ class HypercolumnColorizer(Colorizer):
         blocks: how many VGG16 conv blocks feed the hypercolumns (1 to 5; the
             report uses 4 = 960 channels; 5 adds relu5_3 for 1472).
         pixel_samples: default number of pixels :meth:`sample_pixels` draws.
+        tile_rows: efficient variant only: when gradients are on, compute the
+            full-resolution layers in bands of this many rows and recompute them in
+            the backward pass (see the module docstring); None turns it off.
+        vgg_chunk: images per VGG16 pass in that mode (the frozen VGG's full-size
+            block-1 maps are then never there for more images at once).
 
     H and W should be multiples of ``stride`` = 2 ** (blocks - 1) (8 for 4 blocks).
     ``forward(Y, pixels)`` returns UV only at the given pixels (see
@@ -133,16 +199,25 @@ class HypercolumnColorizer(Colorizer):
     """
 
     space = "yuv"
+    HALO = 4  # rows a band needs on each side: two 3x3 convs of VGG block 1, two of the head
 
     def __init__(self, efficient: bool = False, pretrained: bool = False, blocks: int = 4,
-                 pixel_samples: int | None = None):
+                 pixel_samples: int | None = None, tile_rows: int | None = 32,
+                 vgg_chunk: int = 4):
         super().__init__()
         if not 1 <= blocks <= len(VGG16_BLOCKS):
             raise ValueError(f"blocks must be between 1 and {len(VGG16_BLOCKS)}, got {blocks}")
         if pixel_samples is not None and pixel_samples < 1:
             raise ValueError(f"pixel_samples must be a positive integer or None, "
                              f"got {pixel_samples}")
+        if tile_rows is not None and tile_rows < 1:
+            raise ValueError(f"tile_rows must be a positive number of rows or None, "
+                             f"got {tile_rows}")
+        if vgg_chunk < 1:
+            raise ValueError(f"vgg_chunk must be a positive number of images, got {vgg_chunk}")
         self.efficient = efficient
+        self.tile_rows = tile_rows if efficient else None
+        self.vgg_chunk = vgg_chunk
         self.blocks = blocks
         self.pixel_samples = pixel_samples
         self.stride = 2 ** (blocks - 1)
@@ -221,12 +296,49 @@ class HypercolumnColorizer(Colorizer):
             return self.reduce(self.hypercolumns(Y))
         size = tuple(Y.shape[-2:])
         features = self.block_features(Y)
-        return sum(_upsample(conv(f), size) for conv, f in zip(self.reduce, features))
+        out = self.reduce[0](features[0])
+        for conv, f in zip(self.reduce[1:], features[1:]):
+            out = out + _upsample(conv(f), size)
+        return out
 
     def forward(self, Y: torch.Tensor, pixels: torch.Tensor | None = None) -> torch.Tensor:
         """UV (B, 2, H, W) for Y (B, 1, H, W) in [0, 1]; (B, 2, P) at ``pixels`` if given."""
-        uv = self.uv_max * torch.tanh(self.head(self.reduced(Y)))
+        if self.tile_rows is not None and torch.is_grad_enabled():
+            uv = self._forward_tiled(Y)
+        else:
+            uv = self.uv_max * torch.tanh(self.head(self.reduced(Y)))
         return uv if pixels is None else gather_pixels(uv, pixels)
+
+    def _forward_tiled(self, Y: torch.Tensor) -> torch.Tensor:
+        """The efficient forward for training: bands of rows, recomputed in the backward pass."""
+        H = Y.shape[-2]
+        out = []
+        for y in Y.split(self.vgg_chunk):
+            with torch.no_grad():
+                deep = self.block_features(y)[1:]  # kept; block 1 is recomputed per band
+            bands = [checkpoint(self._band, y, (r, min(r + self.tile_rows, H)), *deep,
+                                use_reentrant=False)
+                     for r in range(0, H, self.tile_rows)]
+            out.append(torch.cat(bands, dim=2))
+        return torch.cat(out, dim=0)
+
+    def _band(self, Y: torch.Tensor, rows: tuple[int, int], *deep: torch.Tensor) -> torch.Tensor:
+        """UV at rows ``rows`` of the image, from Y and the deep block maps (blocks 2 on)."""
+        H, W = Y.shape[-2:]
+        lo, hi = max(rows[0] - self.HALO, 0), min(rows[1] + self.HALO, H)
+        x = (Y[:, :, lo:hi].expand(-1, 3, -1, -1) - self.mean) / self.std
+        span = (lo, hi)
+        with torch.no_grad():  # VGG block 1 (frozen): conv, ReLU, conv, ReLU
+            x, span = _conv_rows(x, self.vgg[0], span, H)
+            x, span = _conv_rows(x.relu_(), self.vgg[2], span, H)
+            x.relu_()
+        x = self.reduce[0](x)
+        for conv, f in zip(self.reduce[1:], deep):
+            x = x + _upsample_rows(f, span, (H, W), conv)
+        x, span = _conv_rows(x.relu(), self.head[1], span, H)
+        x, span = _conv_rows(x.relu(), self.head[3], span, H)
+        x = x[:, :, rows[0] - span[0]:rows[1] - span[0]]
+        return self.uv_max * torch.tanh(x)
 
     def sample_pixels(self, Y: torch.Tensor, n: int | None = None,
                       generator: torch.Generator | None = None) -> torch.Tensor:
@@ -269,8 +381,174 @@ def efficient_from_naive(naive: HypercolumnColorizer) -> HypercolumnColorizer:
     return model.train(naive.training)
 
 
+# --------------------------------------------------------------------------- measuring memory
+
+MB = 1e6
+
+
+def _proc_status_kb(key: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise KeyError(key)
+
+
+class CpuPeak:
+    """Peak resident memory of this process above a baseline, in bytes (CPU).
+
+    ``start()`` hands freed heap memory back to the system (glibc ``malloc_trim``), takes
+    the current resident set size as the baseline and resets the kernel's high-water
+    mark (Linux: ``/proc/self/clear_refs``); ``peak()`` is the high-water mark since then
+    minus the baseline.  Without ``/proc`` (macOS) the high-water mark cannot be reset:
+    ``ru_maxrss`` is the whole process's peak, right only in a fresh process.
+
+    With glibc, making a counter also sets the allocator's mmap threshold to 128 KiB
+    (``mallopt``, for the rest of the process): every tensor of that size or more then
+    gets its own memory from the system and returns it when freed, so the resident size
+    follows the memory in use.  (By default glibc raises the threshold after large
+    frees and serves later tensors from a heap that does not shrink, which can make a
+    step that allocates many mid-sized tensors look several times bigger than it is.)
+    """
+
+    M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
+
+    def __init__(self):
+        self.proc = os.path.exists("/proc/self/clear_refs")
+        name = ctypes.util.find_library("c")
+        try:
+            libc = ctypes.CDLL(name) if name else None
+        except OSError:
+            libc = None
+        self.trim = getattr(libc, "malloc_trim", None)
+        mallopt = getattr(libc, "mallopt", None)
+        if mallopt is not None:
+            mallopt(self.M_MMAP_THRESHOLD, 128 * 1024)
+        self.method = "VmHWM - VmRSS (/proc)" if self.proc else "ru_maxrss - RSS"
+        self.baseline = 0
+
+    def rss(self) -> int:
+        if self.proc:
+            return _proc_status_kb("VmRSS") * 1024
+        try:
+            import psutil
+        except ImportError as e:
+            raise RuntimeError("measuring CPU memory without /proc needs psutil "
+                               "(pip install psutil)") from e
+        return psutil.Process().memory_info().rss
+
+    def start(self) -> None:
+        if self.trim is not None:
+            self.trim(0)
+        self.baseline = self.rss()
+        if self.proc:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")  # reset VmHWM to the current RSS
+
+    def peak(self) -> int:
+        if self.proc:
+            high = _proc_status_kb("VmHWM") * 1024
+        else:
+            import resource
+
+            maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            high = maxrss if sys.platform == "darwin" else maxrss * 1024  # bytes vs KiB
+        return max(high - self.baseline, 0)
+
+
+class CudaPeak:
+    """Peak CUDA memory allocated by tensors above a baseline, in bytes."""
+
+    method = "torch.cuda.max_memory_allocated"
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.baseline = 0
+
+    def start(self) -> None:
+        torch.cuda.synchronize(self.device)
+        self.baseline = torch.cuda.memory_allocated(self.device)
+        torch.cuda.reset_peak_memory_stats(self.device)
+
+    def peak(self) -> int:
+        torch.cuda.synchronize(self.device)
+        return torch.cuda.max_memory_allocated(self.device) - self.baseline
+
+
+def peak_counter(device: torch.device | str):
+    """A peak-memory counter with ``start()`` and ``peak()`` (bytes) for ``device``:
+    :class:`CudaPeak` on a CUDA device, :class:`CpuPeak` on the CPU."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return CudaPeak(device)
+    if device.type != "cpu":
+        raise ValueError(f"peak memory can be measured on 'cpu' and 'cuda', not {device.type!r}")
+    return CpuPeak()
+
+
+def training_step(model: nn.Module, optimizer: torch.optim.Optimizer, Y: torch.Tensor,
+                  UV: torch.Tensor) -> float:
+    """Forward, MSE loss on UV, backward, optimizer step; returns the loss."""
+    loss = F.mse_loss(model(Y), UV)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach())
+
+
+def measure_training_step(model: nn.Module, batch: int = 2, size: int = 224,
+                          device: torch.device | str = "cpu", steps: int = 1,
+                          warmup: bool = True, seed: int = 0) -> dict:
+    """Peak memory and time of one training step of ``model`` on random Y and UV.
+
+    The model (moved to ``device``, in training mode), an Adam optimizer and the random
+    batch are made first, and with ``warmup`` one untimed step allocates Adam's state and
+    the gradients; then the measured step runs.  Its peak is counted above what was in
+    use just before it (:func:`peak_counter`): the weights, the optimizer state and the
+    batch are not counted, only what the step itself needs.  On the CPU the number is
+    the growth of the process's resident memory, so it is cleanest in a fresh process
+    (``bench/bench_hypercolumns.py`` runs one per measurement); in a notebook it agrees
+    with that to about 10 %, in a long-running process (a test suite) it can be off by
+    more.
+
+    Returns:
+        dict with ``batch``, ``size``, ``device``, ``peak_mb`` (MB = 10**6 bytes),
+        ``mb_per_image``, ``step_s`` (the best of ``steps`` timed steps; the first one
+        also gives the peak), ``baseline_mb`` and ``method``.
+    """
+    dev = torch.device(device)
+    torch.manual_seed(seed)
+    model = model.to(dev).train()
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    Y = torch.rand(batch, 1, size, size, device=dev)
+    UV = (torch.rand(batch, 2, size, size, device=dev) - 0.5) * 0.6
+    counter = peak_counter(dev)
+
+    def timed_step() -> float:
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        start = time.perf_counter()
+        training_step(model, optimizer, Y, UV)
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        return time.perf_counter() - start
+
+    if warmup:
+        training_step(model, optimizer, Y, UV)
+    optimizer.zero_grad(set_to_none=True)  # free the old gradients before counting
+    counter.start()
+    times = [timed_step()]
+    peak = counter.peak()
+    times += [timed_step() for _ in range(steps - 1)]
+    return {"batch": batch, "size": size, "device": dev.type, "peak_mb": peak / MB,
+            "mb_per_image": peak / MB / batch, "step_s": min(times),
+            "baseline_mb": counter.baseline / MB, "method": counter.method}
+
+
 @register("hypercolumns")
 def hypercolumns(efficient: bool = False, pretrained: bool = False, blocks: int = 4,
-                 pixel_samples: int | None = None) -> HypercolumnColorizer:
+                 pixel_samples: int | None = None, tile_rows: int | None = 32,
+                 vgg_chunk: int = 4) -> HypercolumnColorizer:
     """The VGG16 hypercolumn colorizer (960 hypercolumn channels with 4 blocks)."""
-    return HypercolumnColorizer(efficient, pretrained, blocks, pixel_samples)
+    return HypercolumnColorizer(efficient, pretrained, blocks, pixel_samples, tile_rows,
+                                vgg_chunk)

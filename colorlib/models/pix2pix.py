@@ -126,6 +126,16 @@ class UNetGenerator(Colorizer):
             x = up(torch.cat([skips.pop(), x], dim=1))
         return AB_SCALE * x
 
+    @staticmethod
+    def reconstruction_loss(ab_pred: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+        """pix2pix's L1 term, on the normalised scale: mean ``|ab_pred - ab| / 110``.
+
+        The weight 100 of "GAN + 100 * L1" was chosen for images in [-1, 1]; on raw
+        ab (tens of units) the same weight would drown the adversarial term, so
+        :func:`colorlib.train.fit_gan` uses this loss for a U-Net by default.
+        """
+        return torch.nn.functional.l1_loss(ab_pred, ab) / AB_SCALE
+
 
 def receptive_field(n_layers: int = 3) -> int:
     """Side of the input window that one PatchGAN logit sees (70 for ``n_layers=3``).

@@ -22,6 +22,12 @@ Architecture (all 3x3 convolutions with ReLU, 32,236,011 parameters for Q = 313)
 
 The layers are declared in the same order as in the authors' PyTorch release, so its
 weights load by position (:func:`load_released_weights`).
+
+``width`` scales every channel count (conv1 has ``width`` channels, conv2 ``2 width``,
+conv3 ``4 width``, conv4 to conv7 ``8 width``, conv8 ``4 width``); the default 64 is the
+paper's network.  A narrower twin (``width=16``: 2,033,211 parameters with Q = 313)
+has the same depth, strides, dilations and output grid, and trains on a laptop CPU in
+the course's quick mode.
 """
 
 from __future__ import annotations
@@ -64,6 +70,8 @@ class ZhangColorizer(Colorizer):
             released network's own 313 centres come with :func:`load_released_weights`.
             Train with soft targets encoded over the same bins.
         T: temperature of the annealed mean used by :meth:`predict`.
+        width: channels of conv1; every other block scales with it (64: the paper's
+            network; see the module docstring).
 
     Input L is (B, 1, H, W) in [0, 100], H and W multiples of 8; it is normalised as
     (L - 50) / 100 inside.
@@ -75,7 +83,8 @@ class ZhangColorizer(Colorizer):
     space = "lab"
     stride = 8
 
-    def __init__(self, num_bins: int | None = None, bins: ABBins | None = None, T: float = 0.38):
+    def __init__(self, num_bins: int | None = None, bins: ABBins | None = None, T: float = 0.38,
+                 width: int = 64):
         super().__init__()
         if bins is None:
             bins = _default_bins(313 if num_bins is None else num_bins)
@@ -84,22 +93,26 @@ class ZhangColorizer(Colorizer):
                              "leave num_bins out to use len(bins)")
         if not T > 0:
             raise ValueError(f"the temperature T must be positive, got {T}")
+        if not isinstance(width, int) or width < 1:
+            raise ValueError(f"width must be a positive integer (channels of conv1), got {width!r}")
         q = len(bins)
         self.num_bins = q
         self.T = float(T)
-        self.conv1 = _conv_block(1, 64, 2, stride=2)
-        self.conv2 = _conv_block(64, 128, 2, stride=2)
-        self.conv3 = _conv_block(128, 256, 3, stride=2)
-        self.conv4 = _conv_block(256, 512, 3)
-        self.conv5 = _conv_block(512, 512, 3, dilation=2)
-        self.conv6 = _conv_block(512, 512, 3, dilation=2)
-        self.conv7 = _conv_block(512, 512, 3)
+        self.width = width
+        c1, c2, c4, c8 = width, 2 * width, 4 * width, 8 * width  # 64, 128, 256, 512
+        self.conv1 = _conv_block(1, c1, 2, stride=2)
+        self.conv2 = _conv_block(c1, c2, 2, stride=2)
+        self.conv3 = _conv_block(c2, c4, 3, stride=2)
+        self.conv4 = _conv_block(c4, c8, 3)
+        self.conv5 = _conv_block(c8, c8, 3, dilation=2)
+        self.conv6 = _conv_block(c8, c8, 3, dilation=2)
+        self.conv7 = _conv_block(c8, c8, 3)
         self.conv8 = nn.Sequential(
-            nn.ConvTranspose2d(512, 256, 4, stride=2, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(256, 256, 3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(256, 256, 3, padding=1), nn.ReLU(inplace=True),
+            nn.ConvTranspose2d(c8, c4, 4, stride=2, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(c4, c4, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(c4, c4, 3, padding=1), nn.ReLU(inplace=True),
         )
-        self.classifier = nn.Conv2d(256, q, 1)
+        self.classifier = nn.Conv2d(c4, q, 1)
         self.decode_head = nn.Conv2d(q, 2, 1, bias=False)
         self.set_bins(bins)
 
@@ -178,9 +191,13 @@ def _default_bins(num_bins: int) -> ABBins:
 
 
 @register("zhang")
-def zhang(num_bins: int | None = None, T: float = 0.38) -> ZhangColorizer:
-    """The ECCV16 colorizer (32,236,011 parameters with Q = 313)."""
-    return ZhangColorizer(num_bins=num_bins, T=T)
+def zhang(num_bins: int | None = None, T: float = 0.38, width: int = 64) -> ZhangColorizer:
+    """The ECCV16 colorizer (32,236,011 parameters with Q = 313 and the default width 64).
+
+    ``width=16`` builds the narrow twin of the course's quick mode (same depth and
+    output grid, 2,033,211 parameters with Q = 313).
+    """
+    return ZhangColorizer(num_bins=num_bins, T=T, width=width)
 
 
 # --------------------------------------------------------------------------- released weights

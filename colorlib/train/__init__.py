@@ -1,7 +1,7 @@
 """Training loops: :func:`fit` (supervised), :func:`fit_gan` (adversarial)."""
 
 from .common import History, choose_precision
-from .gan import fit_gan, gan_loss
+from .gan import fit_gan, gan_loss, gan_step
 from .supervised import evaluate, fit
 
-__all__ = ["History", "choose_precision", "evaluate", "fit", "fit_gan", "gan_loss"]
+__all__ = ["History", "choose_precision", "evaluate", "fit", "fit_gan", "gan_loss", "gan_step"]

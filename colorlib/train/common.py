@@ -160,6 +160,18 @@ def model_config(model: nn.Module) -> dict | None:
     return getattr(model, "config", None)
 
 
+def optimizer_step(optimizer, scaler, loss: torch.Tensor, params, grad_clip: float | None) -> None:
+    """One update: zero the gradients, backward through the (scaled) ``loss``, clip the
+    unscaled gradients of ``params`` to norm ``grad_clip`` if given, step, update the scaler."""
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    if grad_clip is not None:
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(params, grad_clip)
+    scaler.step(optimizer)
+    scaler.update()
+
+
 def save_state(path: Path, state: dict) -> None:
     """Write a training state atomically, with the RNG states needed to resume exactly."""
     state = dict(state, rng=ckpt.rng_state())

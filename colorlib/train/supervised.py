@@ -28,6 +28,7 @@ from .common import (
     choose_precision,
     loader_generator,
     model_config,
+    optimizer_step,
     prepare_checkpoint,
     save_state,
     show_progress,
@@ -151,13 +152,7 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
                 pred = model(x)
             loss = loss_fn(pred.float(), y)
             check_finite(loss, "the training loss", epoch, step)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            if grad_clip is not None:
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(params, grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
+            optimizer_step(optimizer, scaler, loss, params, grad_clip)
             n = batch_size(batch)
             total += float(loss.detach()) * n
             count += n

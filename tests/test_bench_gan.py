@@ -1,0 +1,59 @@
+"""bench/bench_gan.py runs, tiny, on the CPU, and reports ratios against its own fp32 step."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+
+BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench_gan.py"
+TINY = {"batch": 2, "size": 32, "steps": 1, "repeats": 1, "warmup": 1, "base": 4, "width": 0.125}
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_gan", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_run_tiny_on_cpu(bench):
+    threads = torch.get_num_threads()
+    r = bench.run("cpu", **TINY)
+    assert torch.get_num_threads() == threads  # restored
+    assert r["device"] == "cpu" and r["tf32"] is False
+    assert [(row["model"], row["variant"]) for row in r["rows"]] == [
+        ("pix2pix", "fp32"), ("pix2pix", "channels-last"),
+        ("cgan", "fp32"), ("cgan", "channels-last")]
+    for row in r["rows"]:
+        assert row["seconds"] > 0
+    fp32 = {row["model"]: row["seconds"] for row in r["rows"] if row["variant"] == "fp32"}
+    for row in r["rows"]:
+        assert row["speedup"] == pytest.approx(fp32[row["model"]] / row["seconds"])
+
+
+def test_the_timed_step_trains(bench):
+    """The step that is timed really updates both networks (not an empty loop)."""
+    G, D, optimizer, x, y = bench._build("cgan", 2, 16, 4, 0.125, seed=0)
+    before = [p.detach().clone() for p in (*G.parameters(), *D.parameters())]
+    from colorlib.train import choose_precision, gan_step
+
+    gan_step(G.train(), D.train(), x, y, optimizer(G.parameters()), optimizer(D.parameters()),
+             choose_precision(torch.device("cpu")))
+    after = list(G.parameters()) + list(D.parameters())
+    assert all(not torch.equal(b, a) for b, a in zip(before, after))
+
+
+def test_main_prints_a_table_and_rejects_bad_sizes(bench, capsys):
+    r = bench.main(["--batch", "2", "--size", "32", "--steps", "1", "--warmup", "0",
+                    "--base", "4", "--width", "0.125", "--models", "pix2pix"])
+    out = capsys.readouterr().out
+    assert [row["model"] for row in r["rows"]] == ["pix2pix", "pix2pix"]
+    assert "ms/step" in out and "vs fp32" in out and "channels-last" in out
+    assert "1.00x" in out
+    with pytest.raises(ValueError, match="power of two"):
+        bench.run("cpu", batch=2, size=48)
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="cuda"):
+            bench.run("cuda", **TINY)
