@@ -10,6 +10,8 @@ every piece around that idea, all in torch, vectorised, on the inputs' device:
 :class:`ABBins`                the bin centres, ``(Q, 2)``, and which grid cell is which bin
 :func:`soft_encode`            ab ``(B, 2, H, W)`` -> soft targets ``(B, Q, H, W)``
                                (k nearest centres, Gaussian weights)
+:func:`soft_encode_sparse`     the same without the zeros: ``(B, k, H, W)`` bin indices
+                               and weights
 :func:`empirical_prior`        how often each bin occurs in a dataset, ``(Q,)``
 :func:`rebalance_weights`      class weights that boost rare (saturated) colours
 :func:`pixel_weights`          the weight of each pixel's colour, ``(B, H, W)``
@@ -46,6 +48,7 @@ __all__ = [
     "rebalance_weights",
     "soft_encode",
     "soft_encode_bruteforce",
+    "soft_encode_sparse",
 ]
 
 # Pixels are processed in chunks of this many so that memory stays bounded on big batches.
@@ -356,7 +359,9 @@ def _to_rows(ab) -> torch.Tensor:
 
 
 def _check_finite(ab: torch.Tensor) -> None:
-    if not torch.isfinite(ab).all():
+    # min and max are finite exactly when every value is (NaN propagates through both);
+    # one pass, cheaper than isfinite(ab).all()
+    if ab.numel() and not all(math.isfinite(v) for v in torch.aminmax(ab.detach())):
         raise ValueError("ab contains NaN or infinite values; every pixel needs a real colour")
 
 
@@ -487,6 +492,125 @@ def _knn_exhaustive(x: torch.Tensor, centers: torch.Tensor, k: int):
     return torch.cat(d2s), torch.cat(idxs)
 
 
+# How most pixels skip the search altogether.
+#
+# The *set* of a point's k nearest centres only changes where the point crosses a
+# border of the order-k Voronoi diagram of the centres (the points with a tie between
+# their k-th and (k+1)-th nearest centre).  Those borders are lines, so if the plane is
+# cut into fine enough tiles, most tiles lie wholly inside one region, and every point
+# of such a tile has the same k nearest centres: the tile can store them, and its
+# pixels just read them (no distances, no top-k).
+#
+# Which tiles are those?  For two centres c and c', d(y, c)^2 - d(y, c')^2 =
+# |c|^2 - |c'|^2 - 2 y . (c - c') is *linear* in the point y, so over a (rectangular)
+# tile it is largest at one of the 4 corners.  Hence if a set S of k centres is a set of
+# k nearest at each of the tile's 4 corners (every c in S no farther than every c' not
+# in S), it is one at every point of the tile.  We take S = the k nearest centres of the
+# tile's middle and check the corners, among the tile's candidates only (the other bins
+# are never among the k nearest there, see above).  Ties are allowed (<=): a tile whose
+# edge lies on a border, as the lines a, b = multiples of g / 2 often are on a regular
+# grid, still stores a correct set.  Tiles that fail store -1 and their pixels run the
+# candidate search of :func:`_knn_chunk`.  All of it is exact in float64 (centres and
+# corners are multiples of the tile side), and the tile of a pixel is computed in
+# float64 too, so a pixel is never more than ~1e-13 outside its tile.
+#
+# With tiles of g / 16 and the 313 bins of from_gamut().grow(313), 91% of the tiles
+# need no search for k = 5 (99% for k = 1, 82% for k = 10).  Finer tiles leave fewer
+# to search but make the table too big for the CPU's caches, which costs more.
+
+_FIXED_TILES_PER_CELL = 16  # a multiple of _TILES_PER_CELL
+
+
+def _fixed_table(bins: ABBins, k: int, device: torch.device) -> torch.Tensor:
+    """Per fine tile, its k nearest bins if they are the same all over it, else -1.
+
+    Returns a (na * r, nb * r, k) int16 tensor (int32 if Q > 32767), with
+    r = _FIXED_TILES_PER_CELL // _TILES_PER_CELL fine tiles per candidate tile along a
+    and b; fine tile ``(i, j)`` lies in candidate tile ``(i // r, j // r)`` of
+    :func:`_candidate_table` (same first corner).  A row is -1 where the tile needs the
+    search.  On ``device``; cached on ``bins`` per k and device.
+    """
+    key = ("fixed", k, str(device))
+    if key in bins._tables:
+        return bins._tables[key]
+    first, (na, nb), cand, _ = _candidate_table(bins, k, torch.device("cpu"))
+    g = bins.grid
+    r = _FIXED_TILES_PER_CELL // _TILES_PER_CELL
+    tile, fine = g / _TILES_PER_CELL, g / _FIXED_TILES_PER_CELL
+    # every candidate tile's candidates relative to its lower corner, in float64
+    valid = cand >= 0
+    ua = torch.arange(na).repeat_interleave(nb) + int(first[0])
+    ub = torch.arange(nb).repeat(na) + int(first[1])
+    corner = torch.stack([ua, ub], 1).double() * tile - g / 2
+    rel = bins.centers.double().cpu()[cand.clamp_min(0)] - corner[:, None]  # (tiles, C, 2)
+    rel[~valid] = 1e6 * g  # padding: never near
+
+    def d2_at(pa, pb):  # squared distances from the point (pa, pb) of every tile
+        return (rel[..., 0] - pa).square() + (rel[..., 1] - pb).square()
+
+    out = torch.full((na, r, nb, r, k), -1, dtype=torch.long)
+    for di in range(r):  # the r * r fine tiles of all candidate tiles, one position at a time
+        for dj in range(r):
+            _, pos = torch.topk(d2_at((di + 0.5) * fine, (dj + 0.5) * fine), k, dim=1,
+                                largest=False)
+            in_s = torch.zeros_like(valid).scatter_(1, pos, True)
+            ok = torch.ones(len(cand), dtype=torch.bool)
+            for ca in (di * fine, (di + 1) * fine):
+                for cb in (dj * fine, (dj + 1) * fine):
+                    d2 = d2_at(ca, cb)
+                    farthest_in = d2.masked_fill(~in_s, -math.inf).max(1).values
+                    nearest_out = d2.masked_fill(in_s, math.inf).min(1).values
+                    ok &= farthest_in <= nearest_out
+            chosen = torch.where(ok[:, None], cand.gather(1, pos), -1)
+            out[:, di, :, dj] = chosen.view(na, nb, k)
+    # int16: pixels read the table in random order, and a small table stays in the
+    # CPU's caches (int64 rows are also read much more slowly by index_select)
+    small = torch.int16 if len(bins) <= torch.iinfo(torch.int16).max else torch.int32
+    table = out.view(na * r, nb * r, k).to(device=device, dtype=small)
+    # the outermost tiles always search: pixels beyond the table are clamped onto them
+    table[[0, -1]] = -1
+    table[:, [0, -1]] = -1
+    bins._tables[key] = table
+    return table
+
+
+def _knn_indices(x: torch.Tensor, bins: ABBins, k: int) -> torch.Tensor:
+    """The indices (N, k) of the k nearest centres of each row of ``x`` (N, 2).
+
+    int16 or int32, as in :func:`_fixed_table`; in no particular order along k.  Read
+    from :func:`_fixed_table` where the pixel's tile allows it; the other pixels search
+    their tile's candidates (:func:`_knn_chunk`), or all centres beyond the tables.
+    """
+    if not 1 <= k <= len(bins):
+        raise ValueError(f"k must be between 1 and the number of bins ({len(bins)}), got {k}")
+    _check_finite(x)
+    cand_table = _candidate_table(bins, k, x.device)
+    fixed = _fixed_table(bins, k, x.device)
+    bins = bins.to(x.device)
+    parts = [_knn_indices_chunk(x[s : s + _CHUNK], bins, k, fixed, cand_table)
+             for s in range(0, len(x), _CHUNK)]
+    if not parts:
+        return torch.zeros((0, k), dtype=fixed.dtype, device=x.device)
+    return torch.cat(parts) if len(parts) > 1 else parts[0]
+
+
+def _knn_indices_chunk(x, bins, k, fixed, cand_table):
+    na, nb, _ = fixed.shape
+    fine = bins.grid / _FIXED_TILES_PER_CELL
+    # fine tile (0, 0) starts at the table's lower corner; exact in float64 (see above)
+    lo = (cand_table[0].double() * (_FIXED_TILES_PER_CELL // _TILES_PER_CELL) * fine
+          - bins.grid / 2).to(x.device)
+    u = torch.floor((x.double() - lo) * (1 / fine)).long()
+    # (a pixel beyond the table lands on its outermost tiles, which always search)
+    ua, ub = u[:, 0].clamp_(0, na - 1), u[:, 1].clamp_(0, nb - 1)
+    idx = fixed.view(na * nb, k).index_select(0, ua * nb + ub)
+    # search for the pixels of tiles that a border crosses, marked -1
+    rows = (idx[:, 0] < 0).nonzero()[:, 0]
+    if len(rows):
+        idx[rows] = _knn_chunk(x[rows].float(), bins, k, cand_table)[1].to(idx.dtype)
+    return idx
+
+
 # --------------------------------------------------------------------------- soft-encoding
 
 
@@ -509,15 +633,105 @@ def _gaussian(d2: torch.Tensor, sigma: float) -> torch.Tensor:
     return w / w.sum(1, keepdim=True)
 
 
-def soft_encode(ab: torch.Tensor, bins: ABBins, k: int = 5, sigma: float = 5.0) -> torch.Tensor:
+def soft_encode_sparse(
+    ab: torch.Tensor, bins: ABBins, k: int = 5, sigma: float = 5.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Soft-encode ab colours, keeping only the non-zeros: which k bins, and their weights.
+
+    The targets of :func:`soft_encode` without its Q - k zeros per pixel: each pixel's
+    ``k`` nearest bin centres and weights proportional to exp(-d ** 2 / (2 sigma ** 2))
+    (d: distance to the centre), summing to 1.  ``soft_encode`` is exactly this result
+    scattered into a (B, Q, H, W) tensor of zeros::
+
+        index, weight = soft_encode_sparse(ab, bins)
+        z = torch.zeros(B, Q, H, W).scatter_(1, index, weight)   # == soft_encode(ab, bins)
+
+    It is k / Q of the memory (5 / 313 in the paper) and much faster to make; a loss can
+    use it directly, e.g. the cross-entropy is
+    ``-(weight * log_softmax(logits, 1).gather(1, index)).sum(1)``.
+
+    Most pixels do no search at all: their k nearest bins are read from a table of small
+    tiles (see the comment above :func:`_fixed_table`); the rest search a short candidate
+    list (:func:`_candidate_table`) or, beyond [-130, 130], all bins.  The indices are a
+    set of k nearest centres: when several centres are equally far (or within float32
+    rounding of it, ~1e-7 of the squared distance), any of them may be chosen, as in any
+    k-nearest search.  The weights are computed in float64 from the distances, so the
+    result equals :func:`soft_encode_bruteforce` (``sparse=True``) to float32 rounding.
+
+    Args:
+        ab: (B, 2, H, W) float ab in raw units (any values).
+        bins: the :class:`ABBins`; moved to ``ab``'s device if needed.
+        k: number of neighbours, 1 <= k <= Q.
+        sigma: Gaussian width in ab units.
+
+    Returns:
+        ``(index, weight)``, both (B, k, H, W) on ``ab``'s device: ``index`` int64 bin
+        numbers in [0, Q), k different ones per pixel, in no particular order along k;
+        ``weight`` float32 in [0, 1], summing to 1 over k (a far-away colour's farther
+        neighbours may underflow to 0).  The largest weight is the nearest bin.
+
+    Example:
+        >>> import torch
+        >>> from colorlib import quantize
+        >>> bins = quantize.ABBins.from_gamut()
+        >>> ab = torch.tensor([[[[0.0]], [[0.0]]]])        # (1, 2, 1, 1): grey
+        >>> index, weight = quantize.soft_encode_sparse(ab, bins)
+        >>> index.shape, weight.shape
+        (torch.Size([1, 5, 1, 1]), torch.Size([1, 5, 1, 1]))
+        >>> nearest = index.gather(1, weight.argmax(1, keepdim=True))  # (1, 1, 1, 1)
+        >>> bins.centers[nearest.flatten()].tolist()                     # grey itself
+        [[0.0, 0.0]]
+        >>> round(weight.sum().item(), 6)
+        1.0
+    """
+    _check_ab_batch(ab)
+    if not sigma > 0:
+        raise ValueError(f"sigma must be positive (ab units), got {sigma}")
+    B, _, H, W = ab.shape
+    ab = ab.detach()
+    idx = _knn_indices(ab.permute(0, 2, 3, 1).reshape(-1, 2), bins, k)  # (B * H * W, k)
+    # From here on the layout is (B, k, H * W): each of the k neighbours is a contiguous
+    # row of pixels, so the sums and minima over k run along whole rows (fast), not
+    # over k numbers at a time.  Big temporaries are few and updated in place: fresh
+    # memory costs about as much as the arithmetic.
+    index = torch.empty(B, k, H * W, dtype=torch.long, device=ab.device)
+    index.copy_(idx.view(B, H * W, k).transpose(1, 2))
+    flat = index.view(-1)
+    # The squared distances in float64 (float32 on MPS, which lacks it): exact even far
+    # from the bins.  Centres and colours are scaled by 1 / (sigma sqrt(2)) first, so
+    # that they come out divided by 2 sigma^2, ready for the Gaussian.
+    dtype = torch.float32 if ab.device.type == "mps" else torch.float64
+    scale = 1 / (sigma * math.sqrt(2))
+    ca, cb = (bins.centers.to(device=ab.device, dtype=dtype) * scale).T.contiguous()
+    x = ab.reshape(B, 2, 1, H * W).to(dtype) * scale
+    t = ca.index_select(0, flat).view(B, k, H * W).sub_(x[:, 0]).square_()
+    db = cb.index_select(0, flat).view(B, k, H * W).sub_(x[:, 1])
+    t.addcmul_(db, db)
+    del db
+    # exp(-(t - the nearest's t)): subtracting the nearest changes nothing after
+    # normalising but keeps colours far from every bin from underflowing to 0 / 0.
+    # The nearest then gets exp(0) = 1 and any weight that matters has a small exponent,
+    # so float32 is enough from here.
+    torch.sub(t.amin(1, keepdim=True), t, out=t)
+    weight = t.float().exp_()
+    weight /= weight.sum(1, keepdim=True)
+    return index.view(B, k, H, W), weight.view(B, k, H, W)
+
+
+def soft_encode(
+    ab: torch.Tensor,
+    bins: ABBins,
+    k: int = 5,
+    sigma: float = 5.0,
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Soft-encode ab colours over the bins: the training targets of Zhang et al.
 
     Each pixel gets weight on its ``k`` nearest bin centres, proportional to
     exp(-d ** 2 / (2 sigma ** 2)) (d: distance to the centre) and summing to 1; every
-    other bin gets 0.  The paper uses k = 5 and sigma = 5.  A pixel only searches the
-    handful of bins that can be its nearest (a per-tile candidate list, see the comment
-    above :func:`_candidate_table`; colours beyond [-130, 130] search all bins), so the
-    result equals :func:`soft_encode_bruteforce`.
+    other bin gets 0.  The paper uses k = 5 and sigma = 5.  This is
+    :func:`soft_encode_sparse` scattered into zeros (see there for how the neighbours are
+    found); the result equals :func:`soft_encode_bruteforce`.
 
     Args:
         ab: (B, 2, H, W) float ab in raw units (any values; those outside the bins get
@@ -525,26 +739,33 @@ def soft_encode(ab: torch.Tensor, bins: ABBins, k: int = 5, sigma: float = 5.0) 
         bins: the :class:`ABBins`; moved to ``ab``'s device if needed.
         k: number of neighbours, 1 <= k <= Q.
         sigma: Gaussian width in ab units.
+        out: optional (B, Q, H, W) float32 contiguous tensor on ``ab``'s device to write
+            the result into (reusing one saves allocating fresh memory every batch,
+            which for big batches costs as much as the encoding itself).
 
     Returns:
-        (B, Q, H, W) float32 on ``ab``'s device; sums to 1 over Q, k non-zeros per pixel
-        (fewer for colours far outside the bins, whose farther neighbours' weights
-        underflow to 0).
+        (B, Q, H, W) float32 on ``ab``'s device (``out`` if given); sums to 1 over Q,
+        k non-zeros per pixel (fewer for colours far outside the bins, whose farther
+        neighbours' weights underflow to 0).
     """
-    _check_ab_batch(ab)
+    index, weight = soft_encode_sparse(ab, bins, k, sigma)
     B, _, H, W = ab.shape
-    x = ab.detach().permute(0, 2, 3, 1).reshape(-1, 2)
-    _, idx = _knn(x, bins, k)
-    # The weights from distances recomputed in float64 (float32 on MPS, which lacks it):
-    # cheap for k per pixel, and exact to float32 rounding even far from the bins.
-    dtype = torch.float32 if ab.device.type == "mps" else torch.float64
-    c = bins.centers.to(device=ab.device, dtype=dtype)
-    xd = x.to(dtype)
-    d2 = (xd[:, :1] - c[:, 0][idx]).square() + (xd[:, 1:] - c[:, 1][idx]).square()
-    w = _gaussian(d2, sigma).float()
-    out = torch.zeros(B, len(bins), H * W, device=ab.device)
-    out.scatter_(1, idx.view(B, H * W, k).transpose(1, 2), w.view(B, H * W, k).transpose(1, 2))
-    return out.view(B, len(bins), H, W)
+    shape = (B, len(bins), H, W)
+    if out is None:
+        out = torch.zeros(shape, device=ab.device)
+    else:
+        if out.shape != shape or out.dtype != torch.float32 or out.device != ab.device:
+            raise ValueError(
+                f"out must be a float32 tensor of shape {shape} on {ab.device}, got "
+                f"{out.dtype} {tuple(out.shape)} on {out.device}"
+            )
+        if not out.is_contiguous():
+            raise ValueError("out must be contiguous")
+        out.zero_()
+    out.view(B, len(bins), H * W).scatter_(
+        1, index.view(B, k, H * W), weight.view(B, k, H * W)
+    )
+    return out
 
 
 def soft_encode_bruteforce(
@@ -553,13 +774,17 @@ def soft_encode_bruteforce(
     k: int = 5,
     sigma: float = 5.0,
     algorithm: str = "ball_tree",
-) -> torch.Tensor:
+    sparse: bool = False,
+):
     """Reference :func:`soft_encode` with scikit-learn's ``NearestNeighbors`` (CPU, float64).
 
     The way the original training code found the neighbours (it used a ball tree);
     kept as an independent check and as the baseline of ``bench/bench_quantize.py``.
     Same arguments and result as :func:`soft_encode`; ``algorithm`` is passed to
-    ``NearestNeighbors`` (``"ball_tree"``, ``"kd_tree"`` or ``"brute"``).
+    ``NearestNeighbors`` (``"ball_tree"``, ``"kd_tree"`` or ``"brute"``).  With
+    ``sparse=True`` it returns what :func:`soft_encode_sparse` does instead: ``(index,
+    weight)``, (B, k, H, W) int64 and float32, here ordered nearest first (the order of
+    ``kneighbors``).
     """
     from sklearn.neighbors import NearestNeighbors
 
@@ -571,8 +796,13 @@ def soft_encode_bruteforce(
     centers = bins.centers.double().cpu().numpy()
     dist, idx = NearestNeighbors(n_neighbors=k, algorithm=algorithm).fit(centers).kneighbors(x)
     w = _gaussian(torch.from_numpy(dist).square(), sigma).float()
+    idx = torch.from_numpy(idx)
+    if sparse:
+        index = idx.view(B, H, W, k).permute(0, 3, 1, 2).contiguous().to(ab.device)
+        weight = w.view(B, H, W, k).permute(0, 3, 1, 2).contiguous().to(ab.device)
+        return index, weight
     out = torch.zeros(B * H * W, len(bins))
-    out.scatter_(1, torch.from_numpy(idx), w)
+    out.scatter_(1, idx, w)
     return out.view(B, H, W, len(bins)).permute(0, 3, 1, 2).contiguous().to(ab.device)
 
 

@@ -203,6 +203,114 @@ def test_soft_encode_rejects_bad_input(gamut_bins):
         quantize.soft_encode(torch.zeros(1, 2, 2, 2), gamut_bins, sigma=0)
 
 
+def _check_sparse(index, weight, ab, centers, k, sigma):
+    """Check soft_encode_sparse's result against scikit-learn's brute-force search.
+
+    Tie-safe: where several centres are equally far (to float32 rounding) at the k-th
+    place any of them is a right answer, so the checks are (1) the k chosen distances
+    equal the k smallest distances, (2) the weights are the normalised Gaussians of the
+    chosen distances and equal the reference's weights sorted, (3) where the k-th and
+    (k+1)-th nearest are not tied, the index set is exactly the reference's.
+    Returns which pixels had no tie, (N,) bool.
+    """
+    B, _, H, W = ab.shape
+    assert index.shape == weight.shape == (B, k, H, W)
+    assert index.dtype == torch.int64 and weight.dtype == torch.float32
+    idx = index.permute(0, 2, 3, 1).reshape(-1, k).numpy()
+    w = weight.permute(0, 2, 3, 1).reshape(-1, k).double().numpy()
+    x = ab.permute(0, 2, 3, 1).reshape(-1, 2).double().numpy()
+    c = centers.double().numpy()
+    assert idx.min() >= 0 and idx.max() < len(c)
+    assert (np.diff(np.sort(idx, 1), axis=1) > 0).all()  # k different bins per pixel
+    n = min(k + 1, len(c))
+    _, ref_idx = NearestNeighbors(n_neighbors=n, algorithm="brute").fit(c).kneighbors(x)
+    # distances recomputed exactly (scikit-learn's brute force expands |x - c|^2, which
+    # loses ~1e-8 of |x|^2: too coarse to judge ties far from the bins)
+    all_d2 = ((x[:, None, :] - c[None]) ** 2).sum(-1)
+    sorted_d2 = np.sort(all_d2, 1)[:, :n]
+    ref_d2 = sorted_d2[:, :k]
+    d2 = np.take_along_axis(all_d2, idx, 1)  # exact distances of the chosen bins
+    # (the candidate search compares float32 distances, so centres whose squared
+    # distances differ by less than ~1e-7 of them count as tied)
+    np.testing.assert_allclose(np.sort(d2, 1), ref_d2, rtol=1e-6, atol=1e-9)
+    expect = np.exp(-(d2 - d2.min(1, keepdims=True)) / (2 * sigma**2))
+    expect /= expect.sum(1, keepdims=True)
+    assert np.abs(w - expect).max() < 1e-5
+    ref_w = np.exp(-(ref_d2 - ref_d2[:, :1]) / (2 * sigma**2))
+    ref_w /= ref_w.sum(1, keepdims=True)
+    assert np.abs(np.sort(w, 1) - np.sort(ref_w, 1)).max() < 1e-5
+    if n > k:
+        clear = sorted_d2[:, k] - sorted_d2[:, k - 1] > 1e-6 * sorted_d2[:, k]
+    else:
+        clear = np.ones(len(x), dtype=bool)
+    assert np.array_equal(np.sort(idx[clear], 1), np.sort(ref_idx[clear, :k], 1))
+    return clear
+
+
+@pytest.mark.parametrize("k", [1, 5, 10])
+@pytest.mark.parametrize("which", ["gamut", "grown313", "data"])
+def test_soft_encode_sparse_matches_bruteforce(which, k, gamut_bins, face_like_bins):
+    bins = _bins(which, gamut_bins, face_like_bins)
+    ab = _random_ab((2, 2, 24, 24), seed=13)  # in and out of the bins, and far outside
+    index, weight = quantize.soft_encode_sparse(ab, bins, k=k, sigma=5.0)
+    _check_sparse(index, weight, ab, bins.centers, k, 5.0)
+    # the scikit-learn reference in the same form
+    ref_index, ref_weight = quantize.soft_encode_bruteforce(ab, bins, k=k, sparse=True)
+    assert ref_index.shape == ref_weight.shape == (2, k, 24, 24)
+    assert torch.equal(ref_index.sort(1).values, index.sort(1).values)  # random: no ties
+    dense = torch.zeros(2, len(bins), 24, 24)
+    assert (dense.scatter(1, index, weight)
+            - dense.scatter(1, ref_index, ref_weight)).abs().max() < 1e-5
+
+
+@pytest.mark.parametrize("k", [1, 3, 5, 10])
+def test_soft_encode_sparse_on_tile_borders_and_ties(k, gamut_bins):
+    # every point of a 1.25 lattice: on the edges of the fine tiles (g / 16 = 0.625) and
+    # the candidate tiles (2.5), on the cell borders (multiples of 5) and on the centres,
+    # where many centres are equally far; from beyond the tables (+-130) to grey
+    bins = gamut_bins.grow(313)
+    t = torch.arange(-140.0, 140.01, 1.25)
+    a, b = torch.meshgrid(t, t, indexing="ij")
+    ab = torch.stack([a, b]).reshape(1, 2, len(t), len(t))
+    index, weight = quantize.soft_encode_sparse(ab, bins, k=k, sigma=5.0)
+    clear = _check_sparse(index, weight, ab, bins.centers, k, 5.0)
+    assert clear.mean() < 1 or k == 1  # there were ties to test
+    # just beside the borders too (float32 neighbours of the lattice points)
+    for step in (-1, 1):
+        near = torch.nextafter(ab, ab + step)
+        index, weight = quantize.soft_encode_sparse(near, bins, k=k, sigma=5.0)
+        _check_sparse(index, weight, near, bins.centers, k, 5.0)
+
+
+def test_soft_encode_is_the_sparse_form_scattered(gamut_bins):
+    bins = gamut_bins.grow(313)
+    ab = _random_ab((2, 2, 16, 16), seed=14)
+    index, weight = quantize.soft_encode_sparse(ab, bins)
+    z = quantize.soft_encode(ab, bins)
+    assert torch.equal(z, torch.zeros_like(z).scatter_(1, index, weight))
+    assert (z - quantize.soft_encode_bruteforce(ab, bins, algorithm="brute")).abs().max() < 1e-5
+    out = torch.full_like(z, 7.0)  # old contents are overwritten
+    assert quantize.soft_encode(ab, bins, out=out) is out and torch.equal(out, z)
+    with pytest.raises(ValueError, match="out must be"):
+        quantize.soft_encode(ab, bins, out=torch.zeros(2, 5, 16, 16))
+    assert weight.argmax(1).shape == (2, 16, 16)  # the largest weight is the nearest bin
+    nearest = index.gather(1, weight.argmax(1, keepdim=True))[:, 0]
+    assert torch.equal(nearest, bins.index(ab, dim=1))
+
+
+def test_soft_encode_sparse_rejects_bad_input(gamut_bins):
+    with pytest.raises(ValueError, match=r"\(B, 2, H, W\)"):
+        quantize.soft_encode_sparse(torch.zeros(1, 3, 4, 4), gamut_bins)
+    with pytest.raises(ValueError, match="NaN"):
+        quantize.soft_encode_sparse(torch.full((1, 2, 2, 2), float("inf")), gamut_bins)
+    with pytest.raises(ValueError, match="k must be"):
+        quantize.soft_encode_sparse(torch.zeros(1, 2, 2, 2), gamut_bins, k=0)
+    with pytest.raises(ValueError, match="sigma"):
+        quantize.soft_encode_sparse(torch.zeros(1, 2, 2, 2), gamut_bins, sigma=-1)
+    index, weight = quantize.soft_encode_sparse(torch.zeros(0, 2, 3, 3), gamut_bins)
+    assert index.shape == weight.shape == (0, 5, 3, 3)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_soft_encode_on_gpu_matches_cpu(gamut_bins):
     ab = _random_ab((2, 2, 32, 32), seed=5)

@@ -39,7 +39,7 @@ def parameters(quick_epochs: int, full_epochs: int, data_quick: str, data_full: 
     # Parameters: papermill and the tests override these; COLORLIB_QUICK=1 turns on quick mode.
     import os
 
-    QUICK = os.environ.get("COLORLIB_QUICK", "0") == "1"  # small bundled data, ~1 min on a CPU
+    QUICK = os.environ.get("COLORLIB_QUICK", "0") in ("1", "true")  # small data, ~1 min on a CPU
     EPOCHS = None  # None: {quick_epochs} in quick mode, {full_epochs} in full mode
     DEVICE = None  # None: colorlib.device() picks CUDA, then MPS, then the CPU
     DATA = None  # None: "{data_quick}" in quick mode, "{data_full}" in full mode
