@@ -521,14 +521,19 @@ def _knn_exhaustive(x: torch.Tensor, centers: torch.Tensor, k: int):
 _FIXED_TILES_PER_CELL = 16  # a multiple of _TILES_PER_CELL
 
 
-def _fixed_table(bins: ABBins, k: int, device: torch.device) -> torch.Tensor:
+def _fixed_table(bins: ABBins, k: int, device: torch.device):
     """Per fine tile, its k nearest bins if they are the same all over it, else -1.
 
-    Returns a (na * r, nb * r, k) int16 tensor (int32 if Q > 32767), with
-    r = _FIXED_TILES_PER_CELL // _TILES_PER_CELL fine tiles per candidate tile along a
-    and b; fine tile ``(i, j)`` lies in candidate tile ``(i // r, j // r)`` of
-    :func:`_candidate_table` (same first corner).  A row is -1 where the tile needs the
-    search.  On ``device``; cached on ``bins`` per k and device.
+    Returns ``(table, slot, sub)``.  ``table`` is a (na * r, nb * r, k) int16 tensor
+    (int32 if Q > 32767), with r = _FIXED_TILES_PER_CELL // _TILES_PER_CELL fine tiles
+    per candidate tile along a and b; fine tile ``(i, j)`` lies in candidate tile
+    ``(i // r, j // r)`` of :func:`_candidate_table` (same first corner).  A row is -1
+    where the tile's k nearest bins change inside it.  Such a tile is cut once more
+    into _SUB_TILES x _SUB_TILES sub-tiles, checked the same way: ``slot`` (na * r *
+    nb * r,) int32 numbers those tiles 0, 1, ... (-1 for the others), and the rows
+    ``sub[(s * _SUB_TILES + i) * _SUB_TILES + j]`` of ``sub`` (int16, k columns) are
+    the sets of sub-tile (i, j) of tile number s, or -1 where a pixel must search.  On
+    ``device``; cached on ``bins`` per k and device.
     """
     key = ("fixed", k, str(device))
     if key in bins._tables:
@@ -542,73 +547,162 @@ def _fixed_table(bins: ABBins, k: int, device: torch.device) -> torch.Tensor:
     ua = torch.arange(na).repeat_interleave(nb) + int(first[0])
     ub = torch.arange(nb).repeat(na) + int(first[1])
     corner = torch.stack([ua, ub], 1).double() * tile - g / 2
-    rel = bins.centers.double().cpu()[cand.clamp_min(0)] - corner[:, None]  # (tiles, C, 2)
+    centers = bins.centers.double().cpu()
+    rel = centers[cand.clamp_min(0)] - corner[:, None]  # (tiles, C, 2)
     rel[~valid] = 1e6 * g  # padding: never near
+    out = _sets_on_subtiles(rel, valid, cand, k, fine, r)  # (na * nb, r, r, k)
+    out = out.view(na, nb, r, r, k).permute(0, 2, 1, 3, 4).reshape(na * r, nb * r, k)
+    # the outermost tiles always search: pixels beyond the table are clamped onto them
+    out[[0, -1]] = -1
+    out[:, [0, -1]] = -1
+    # the second level: the tiles a border crosses, cut into sub-tiles
+    s = _SUB_TILES
+    fa, fb = (out[1:-1, 1:-1, 0] < 0).nonzero(as_tuple=True)
+    fa, fb = fa + 1, fb + 1
+    parent = (fa // r) * nb + fb // r  # their candidate tiles
+    offset = torch.stack([fa % r, fb % r], 1).double() * fine
+    sub = _sets_on_subtiles(rel[parent] - offset[:, None], valid[parent], cand[parent], k,
+                            fine / s, s).view(-1, k)
+    slot = torch.full((na * r * nb * r,), -1, dtype=torch.int32)
+    slot[fa * (nb * r) + fb] = torch.arange(len(fa), dtype=torch.int32)
+    # int16: pixels read the table in random order, and a small table stays in the
+    # CPU's caches; rows padded to a multiple of 16 bytes for _read_rows
+    small = torch.int16 if len(bins) <= torch.iinfo(torch.int16).max else torch.int32
+    table = (_padded(out, small).to(device), slot.to(device), _padded(sub, small).to(device))
+    bins._tables[key] = table
+    return table
 
+
+def _padded(rows: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``rows`` (..., k) as ``dtype``, padded with -1 to a multiple of 16 bytes per row."""
+    per = 16 // dtype.itemsize
+    k = rows.shape[-1]
+    out = torch.full((*rows.shape[:-1], -(-k // per) * per), -1, dtype=dtype)
+    out[..., :k] = rows
+    return out
+
+
+def _read_rows(table: torch.Tensor, ids: torch.Tensor, k: int) -> torch.Tensor:
+    """``table[ids, :k]`` for a table from :func:`_padded` (any shape (..., w)).
+
+    The same as ``table.view(-1, w).index_select(0, ids)[:, :k]``, but index_select
+    copies rows of a few int16 (k = 5: 10 bytes) item by item, while on a 1-D
+    tensor of 16-byte items it moves whole items, ~3x faster.  So each 16-byte row is
+    viewed as one complex128 number: nothing is computed with it, it is only copied.
+    """
+    w = table.shape[-1]
+    items = table.reshape(-1, w).view(torch.complex128)  # (T, w * itemsize / 16)
+    if items.shape[1] == 1:
+        out = items[:, 0].index_select(0, ids)
+    else:
+        out = items.index_select(0, ids)
+    return out.view(table.dtype).view(len(ids), w)[:, :k]
+
+
+# The second level of :func:`_fixed_table`: a fine tile whose k nearest bins change
+# inside it is cut into _SUB_TILES x _SUB_TILES sub-tiles.  A border (a line) crosses
+# only a few of them, so most of its pixels still read their set: with the bins of
+# from_gamut().grow(313) and k = 5, 3% of uniformly spread colours search instead of
+# 12%.  Only those tiles get sub-tiles, so the second table stays small.
+_SUB_TILES = 4
+
+
+def _sets_on_subtiles(rel, valid, cand, k, side, r):
+    """The k nearest candidates of each of r x r sub-tiles, where they are fixed.
+
+    ``rel`` (T, C, 2) float64: the candidates of T tiles relative to the tile's lower
+    corner (padding far away, ``valid`` False); ``cand`` (T, C) their bin indices.
+    Sub-tile (i, j) of side ``side`` starts at (i * side, j * side).  Returns (T, r, r,
+    k) int64: the k nearest candidates of the sub-tile's middle if they are k nearest
+    at its 4 corners too (then everywhere in it, see the comment above), else -1.
+    """
     def d2_at(pa, pb):  # squared distances from the point (pa, pb) of every tile
         return (rel[..., 0] - pa).square() + (rel[..., 1] - pb).square()
 
-    out = torch.full((na, r, nb, r, k), -1, dtype=torch.long)
-    for di in range(r):  # the r * r fine tiles of all candidate tiles, one position at a time
+    out = torch.full((len(rel), r, r, k), -1, dtype=torch.long)
+    for di in range(r):  # one sub-tile position at a time, in all tiles together
         for dj in range(r):
-            _, pos = torch.topk(d2_at((di + 0.5) * fine, (dj + 0.5) * fine), k, dim=1,
+            _, pos = torch.topk(d2_at((di + 0.5) * side, (dj + 0.5) * side), k, dim=1,
                                 largest=False)
             in_s = torch.zeros_like(valid).scatter_(1, pos, True)
-            ok = torch.ones(len(cand), dtype=torch.bool)
-            for ca in (di * fine, (di + 1) * fine):
-                for cb in (dj * fine, (dj + 1) * fine):
+            ok = torch.ones(len(rel), dtype=torch.bool)
+            for ca in (di * side, (di + 1) * side):
+                for cb in (dj * side, (dj + 1) * side):
                     d2 = d2_at(ca, cb)
                     farthest_in = d2.masked_fill(~in_s, -math.inf).max(1).values
                     nearest_out = d2.masked_fill(in_s, math.inf).min(1).values
                     ok &= farthest_in <= nearest_out
-            chosen = torch.where(ok[:, None], cand.gather(1, pos), -1)
-            out[:, di, :, dj] = chosen.view(na, nb, k)
-    # int16: pixels read the table in random order, and a small table stays in the
-    # CPU's caches (int64 rows are also read much more slowly by index_select)
-    small = torch.int16 if len(bins) <= torch.iinfo(torch.int16).max else torch.int32
-    table = out.view(na * r, nb * r, k).to(device=device, dtype=small)
-    # the outermost tiles always search: pixels beyond the table are clamped onto them
-    table[[0, -1]] = -1
-    table[:, [0, -1]] = -1
-    bins._tables[key] = table
-    return table
+            out[:, di, dj] = torch.where(ok[:, None], cand.gather(1, pos), -1)
+    return out
 
 
 def _knn_indices(x: torch.Tensor, bins: ABBins, k: int) -> torch.Tensor:
     """The indices (N, k) of the k nearest centres of each row of ``x`` (N, 2).
 
     int16 or int32, as in :func:`_fixed_table`; in no particular order along k.  Read
-    from :func:`_fixed_table` where the pixel's tile allows it; the other pixels search
-    their tile's candidates (:func:`_knn_chunk`), or all centres beyond the tables.
+    from :func:`_fixed_table` where the pixel's tile (or sub-tile) allows it; the other
+    pixels search their tile's candidates (:func:`_knn_chunk`), or all centres beyond
+    the tables.
     """
     if not 1 <= k <= len(bins):
         raise ValueError(f"k must be between 1 and the number of bins ({len(bins)}), got {k}")
     _check_finite(x)
-    cand_table = _candidate_table(bins, k, x.device)
-    fixed = _fixed_table(bins, k, x.device)
-    bins = bins.to(x.device)
-    parts = [_knn_indices_chunk(x[s : s + _CHUNK], bins, k, fixed, cand_table)
+    tables = _tables_on(bins, k, x.device)
+    parts = [_knn_indices_chunk(x[s : s + _CHUNK], bins.to(x.device), k, tables)[0]
              for s in range(0, len(x), _CHUNK)]
     if not parts:
-        return torch.zeros((0, k), dtype=fixed.dtype, device=x.device)
+        return torch.zeros((0, k), dtype=tables[0][0].dtype, device=x.device)
     return torch.cat(parts) if len(parts) > 1 else parts[0]
 
 
-def _knn_indices_chunk(x, bins, k, fixed, cand_table):
+def _tables_on(bins: ABBins, k: int, device: torch.device):
+    """The fixed table, the candidate table and the fine tiles' origin (a, b) in ab units."""
+    cand_table = _candidate_table(bins, k, device)
+    fixed = _fixed_table(bins, k, device)
+    fine = bins.grid / _FIXED_TILES_PER_CELL
+    r = _FIXED_TILES_PER_CELL // _TILES_PER_CELL
+    # fine tile (0, 0) starts at the tables' lower corner; a multiple of the fine side
+    lo = tuple(float(v) * r * fine - bins.grid / 2 for v in cand_table[0].tolist())
+    return fixed, cand_table, lo
+
+
+def _knn_indices_chunk(x, bins, k, tables, clamp=True):
+    """The k nearest bins of the points ``x`` (..., 2), and where each point lies.
+
+    Returns ``(idx, cell, inside)``: ``idx`` (n, k), n the number of points in ``x``'s
+    order, as :func:`_knn_indices`; ``cell`` and ``inside``, (..., 2) float64 in
+    ``x``'s layout: the point's fine tile (integers, counted from the table's lower
+    corner, clamped to the table) and its place in that tile (in [0, 1)), both in units
+    of the fine tiles' side.  ``clamp=False`` skips the clamping, for points known to be
+    on the table.
+    """
+    (fixed, slot, sub), cand_table, lo = tables
     na, nb, _ = fixed.shape
     fine = bins.grid / _FIXED_TILES_PER_CELL
-    # fine tile (0, 0) starts at the table's lower corner; exact in float64 (see above)
-    lo = (cand_table[0].double() * (_FIXED_TILES_PER_CELL // _TILES_PER_CELL) * fine
-          - bins.grid / 2).to(x.device)
-    u = torch.floor((x.double() - lo) * (1 / fine)).long()
-    # (a pixel beyond the table lands on its outermost tiles, which always search)
-    ua, ub = u[:, 0].clamp_(0, na - 1), u[:, 1].clamp_(0, nb - 1)
-    idx = fixed.view(na * nb, k).index_select(0, ua * nb + ub)
-    # search for the pixels of tiles that a border crosses, marked -1
+    # float64: exact enough that a pixel is never more than ~1e-13 outside its tile
+    pos = x.double() - torch.tensor(lo, dtype=torch.float64, device=x.device)
+    pos *= 1 / fine
+    if clamp:  # a pixel beyond the table lands on its outermost tiles, which always search
+        pos.clamp_(min=pos.new_zeros(2), max=pos.new_tensor([na - 1.0, nb - 1.0]))
+    cell = pos.floor()
+    tile = (cell[..., 0] * nb + cell[..., 1]).long().reshape(-1)
+    pos -= cell  # now the place inside the tile
+    idx = _read_rows(fixed, tile, k)
     rows = (idx[:, 0] < 0).nonzero()[:, 0]
-    if len(rows):
-        idx[rows] = _knn_chunk(x[rows].float(), bins, k, cand_table)[1].to(idx.dtype)
-    return idx
+    if len(rows):  # tiles that a border crosses: read their sub-tile's set
+        where = torch.unravel_index(rows, x.shape[:-1])
+        s = _SUB_TILES
+        number = slot.index_select(0, tile[rows]).long()
+        ij = (pos[where] * s).long().clamp_(0, s - 1)
+        part = _read_rows(sub, (number.clamp(min=0) * s + ij[:, 0]) * s + ij[:, 1], k)
+        part[number < 0] = -1
+        # and search where the sub-tile is crossed too, or beyond the table
+        left = (part[:, 0] < 0).nonzero()[:, 0]
+        if len(left):
+            points = x[tuple(w[left] for w in where)].float()  # (M, 2)
+            part[left] = _knn_chunk(points, bins, k, cand_table)[1].to(part.dtype)
+        idx[rows] = part
+    return idx, cell, pos
 
 
 # --------------------------------------------------------------------------- soft-encoding
@@ -655,8 +749,10 @@ def soft_encode_sparse(
     list (:func:`_candidate_table`) or, beyond [-130, 130], all bins.  The indices are a
     set of k nearest centres: when several centres are equally far (or within float32
     rounding of it, ~1e-7 of the squared distance), any of them may be chosen, as in any
-    k-nearest search.  The weights are computed in float64 from the distances, so the
-    result equals :func:`soft_encode_bruteforce` (``sparse=True``) to float32 rounding.
+    k-nearest search.  The weights are computed in float32 from small numbers that are
+    exact or nearly so (see the comment above :func:`_encode_chunk`; in float64 from the
+    raw distances beyond the tables), so the result equals
+    :func:`soft_encode_bruteforce` (``sparse=True``) to float32 rounding (~1e-7).
 
     Args:
         ab: (B, 2, H, W) float ab in raw units (any values).
@@ -687,35 +783,111 @@ def soft_encode_sparse(
     _check_ab_batch(ab)
     if not sigma > 0:
         raise ValueError(f"sigma must be positive (ab units), got {sigma}")
+    if not 1 <= k <= len(bins):
+        raise ValueError(f"k must be between 1 and the number of bins ({len(bins)}), got {k}")
     B, _, H, W = ab.shape
     ab = ab.detach()
-    idx = _knn_indices(ab.permute(0, 2, 3, 1).reshape(-1, 2), bins, k)  # (B * H * W, k)
-    # From here on the layout is (B, k, H * W): each of the k neighbours is a contiguous
-    # row of pixels, so the sums and minima over k run along whole rows (fast), not
-    # over k numbers at a time.  Big temporaries are few and updated in place: fresh
-    # memory costs about as much as the arithmetic.
+    tables = _tables_on(bins, k, ab.device)
+    bins = bins.to(ab.device)
+    # one pass over ab: every value finite? all of them on the tables?
+    on_table = True
+    if ab.numel():
+        vmin, vmax = (v.item() for v in torch.aminmax(ab))
+        if not (math.isfinite(vmin) and math.isfinite(vmax)):
+            _check_finite(ab)  # raises
+        (fixed, _, _), _, lo = tables
+        fine = bins.grid / _FIXED_TILES_PER_CELL
+        # (short of the outermost tiles, so that no rounding takes a pixel off the table)
+        hi = [lo[i] + (fixed.shape[i] - 1) * fine for i in (0, 1)]
+        on_table = vmin >= max(lo) and vmax < min(hi)
+    # The layout is (B, k, H * W): each of the k neighbours is a contiguous row of
+    # pixels, so the sums and minima over k run along whole rows (fast), not over k
+    # numbers at a time.  Whole images are encoded at a time, _CHUNK pixels or so.
     index = torch.empty(B, k, H * W, dtype=torch.long, device=ab.device)
-    index.copy_(idx.view(B, H * W, k).transpose(1, 2))
-    flat = index.view(-1)
-    # The squared distances in float64 (float32 on MPS, which lacks it): exact even far
-    # from the bins.  Centres and colours are scaled by 1 / (sigma sqrt(2)) first, so
-    # that they come out divided by 2 sigma^2, ready for the Gaussian.
-    dtype = torch.float32 if ab.device.type == "mps" else torch.float64
-    scale = 1 / (sigma * math.sqrt(2))
-    ca, cb = (bins.centers.to(device=ab.device, dtype=dtype) * scale).T.contiguous()
-    x = ab.reshape(B, 2, 1, H * W).to(dtype) * scale
-    t = ca.index_select(0, flat).view(B, k, H * W).sub_(x[:, 0]).square_()
-    db = cb.index_select(0, flat).view(B, k, H * W).sub_(x[:, 1])
-    t.addcmul_(db, db)
-    del db
-    # exp(-(t - the nearest's t)): subtracting the nearest changes nothing after
-    # normalising but keeps colours far from every bin from underflowing to 0 / 0.
-    # The nearest then gets exp(0) = 1 and any weight that matters has a small exponent,
-    # so float32 is enough from here.
-    torch.sub(t.amin(1, keepdim=True), t, out=t)
-    weight = t.float().exp_()
-    weight /= weight.sum(1, keepdim=True)
+    weight = torch.empty(B, k, H * W, dtype=torch.float32, device=ab.device)
+    step = max(1, _CHUNK // max(1, H * W))
+    for s in range(0, B, step):
+        _encode_chunk(ab[s : s + step], bins, k, sigma, tables,
+                      index[s : s + step], weight[s : s + step], on_table)
     return index.view(B, k, H, W), weight.view(B, k, H, W)
+
+
+# How the weights are computed without float64 and without cancellation.
+#
+# A weight is exp(-d^2 / (2 sigma^2)) over the sum of the k such terms, so anything
+# common to a pixel's k exponents cancels.  Write the pixel as x = p + y, p the lower
+# corner of its fine tile and y its place inside (0 <= y < g / 16), and o = c - p for
+# each of its centres c.  Then d^2 = |y - o|^2 = |y|^2 - 2 y . o + |o|^2, and |y|^2 is
+# common to the k centres, so the weights are the normalised exp((2 y . o - |o|^2) /
+# (2 sigma^2)).  That is float32-friendly:
+#   * p and the centres are multiples of g / 16, so o and |o|^2 are exact in float32
+#     (small integers times 1/64 in ab units squared), and so is |o|^2 minus its
+#     smallest value over the k centres, which we subtract (it is common to all k too)
+#     to keep the exponents near 0: no underflow to 0 / 0 however far the colour is;
+#   * y is small and comes, like the tile, from float64, so 2 y . o has float32's
+#     relative precision (~1e-7) on a number of a few units at most.
+# The direct way, |x - c|^2 for each centre then minus the smallest, loses ~1e-7 of
+# |x - c|^2 itself in float32, which for colours 50 units from every bin is 1e-5 of
+# the weight; this way stays ~1e-7 everywhere on the table.  Only colours beyond the
+# table (past [-130, 130] and the bins' margin) use float64 on the raw distances.
+
+
+def _encode_chunk(ab, bins, k, sigma, tables, index, weight, on_table):
+    """soft_encode_sparse of ab (b, 2, H, W) into ``index`` and ``weight`` (b, k, H * W).
+
+    ``on_table``: whether all of ``ab`` is known to lie on the tables.
+    """
+    B, _, H, W = ab.shape
+    HW = H * W
+    if B * HW == 0:
+        return
+    x = ab.reshape(B, 2, HW).transpose(1, 2)  # (B, HW, 2), a view: a and b stay rows
+    idx, cell, inside = _knn_indices_chunk(x, bins, k, tables, clamp=not on_table)
+    index.copy_(idx.unflatten(0, (B, HW)).transpose(1, 2))
+    # per pixel (B, 1, HW) each: the corner p of its fine tile relative to the
+    # table's corner, and its place y in the tile, divided by sigma^2 (see above)
+    fine = bins.grid / _FIXED_TILES_PER_CELL
+    y = inside.mul_(fine / sigma**2).float()
+    corner = cell.mul_(fine).float()
+    ya, yb = y[..., 0].unsqueeze(1), y[..., 1].unsqueeze(1)
+    pa, pb = corner[..., 0].unsqueeze(1), corner[..., 1].unsqueeze(1)
+    # o = c - p for the k centres (all multiples of g / 16, exact in float32)
+    ca, cb = _centers_from(bins, tables[2])
+    flat = index.view(-1)
+    oa = ca.index_select(0, flat).view(B, k, HW).sub_(pa)
+    ob = cb.index_select(0, flat).view(B, k, HW).sub_(pb)
+    e = torch.mul(oa, oa, out=weight)
+    e.addcmul_(ob, ob)  # |o|^2, exact
+    e -= e.amin(1, keepdim=True)
+    # the exponent (2 y . o - (|o|^2 - min)) / (2 sigma^2), then the normalised exp
+    e *= -1 / (2 * sigma**2)
+    e.addcmul_(oa, ya).addcmul_(ob, yb)
+    del oa, ob
+    e.exp_()
+    e /= e.sum(1, keepdim=True)
+    if not on_table:  # colours beyond the table: raw distances in float64
+        na, nb, _ = tables[0][0].shape
+        raw = (x.double() - x.new_tensor(tables[2], dtype=torch.float64)) * (1 / fine)
+        # (those that the clamping moved: beyond the table, or in its last tile along a or b)
+        off = ((raw < 0) | (raw > raw.new_tensor([na - 1, nb - 1]))).any(-1)  # (B, HW)
+        b, p = off.nonzero(as_tuple=True)
+        weight[b, :, p] = _weights_float64(x[b, p], index[b, :, p], bins.centers, sigma)
+
+
+def _centers_from(bins, lo):
+    """The centres' a and b relative to the point ``lo``, (Q,) float32 each (exact)."""
+    c = bins.centers.double() - torch.tensor(lo, dtype=torch.float64, device=bins.device)
+    return c.float().T.contiguous()
+
+
+def _weights_float64(x, idx, centers, sigma):
+    """Gaussian weights (M, k) float32 of rows x (M, 2) for the centres idx (M, k)."""
+    dtype = torch.float32 if x.device.type == "mps" else torch.float64  # MPS has no float64
+    c = centers.to(dtype)
+    d2 = (c[:, 0][idx] - x[:, :1].to(dtype)).square_()
+    d2 += (c[:, 1][idx] - x[:, 1:].to(dtype)).square_()
+    d2 = torch.sub(d2.amin(1, keepdim=True), d2).mul_(1 / (2 * sigma**2)).exp_()
+    return (d2 / d2.sum(1, keepdim=True)).float()
 
 
 def soft_encode(

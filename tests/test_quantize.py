@@ -282,6 +282,21 @@ def test_soft_encode_sparse_on_tile_borders_and_ties(k, gamut_bins):
         _check_sparse(index, weight, near, bins.centers, k, 5.0)
 
 
+def test_soft_encode_sparse_weights_far_from_the_bins_and_float64(gamut_bins):
+    # far from every bin but on the tables (up to ~60 ab units away), float32 squared
+    # distances would be off by ~1e-5 of the weights; beyond the tables (the second
+    # image) the float64 path takes over; float64 ab must keep its precision too
+    bins = gamut_bins.grow(313)
+    t = torch.linspace(-136.0, 136.0, 41) + 0.3
+    a, b = torch.meshgrid(t, t, indexing="ij")
+    ab = torch.stack([a, b]).reshape(1, 2, len(t), len(t))
+    both = torch.cat([ab, ab * 3])
+    for x in (ab, both, ab.double() + 1e-7, both.double()):
+        for k in (1, 5, 10):
+            index, weight = quantize.soft_encode_sparse(x, bins, k=k, sigma=5.0)
+            _check_sparse(index, weight, x, bins.centers, k, 5.0)
+
+
 def test_soft_encode_is_the_sparse_form_scattered(gamut_bins):
     bins = gamut_bins.grow(313)
     ab = _random_ab((2, 2, 16, 16), seed=14)
