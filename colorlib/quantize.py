@@ -524,15 +524,16 @@ _FIXED_TILES_PER_CELL = 16  # a multiple of _TILES_PER_CELL
 def _fixed_table(bins: ABBins, k: int, device: torch.device):
     """Per fine tile, its k nearest bins if they are the same all over it, else -1.
 
-    Returns ``(table, slot, sub)``.  ``table`` is a (na * r, nb * r, k) int16 tensor
-    (int32 if Q > 32767), with r = _FIXED_TILES_PER_CELL // _TILES_PER_CELL fine tiles
-    per candidate tile along a and b; fine tile ``(i, j)`` lies in candidate tile
-    ``(i // r, j // r)`` of :func:`_candidate_table` (same first corner).  A row is -1
-    where the tile's k nearest bins change inside it.  Such a tile is cut once more
-    into _SUB_TILES x _SUB_TILES sub-tiles, checked the same way: ``slot`` (na * r *
-    nb * r,) int32 numbers those tiles 0, 1, ... (-1 for the others), and the rows
-    ``sub[(s * _SUB_TILES + i) * _SUB_TILES + j]`` of ``sub`` (int16, k columns) are
-    the sets of sub-tile (i, j) of tile number s, or -1 where a pixel must search.  On
+    Returns ``(table, sub)``.  ``table`` is a (na * r, nb * r, k) int16 tensor (int32
+    if Q or the number of sub-tiled tiles below is over 32767), with r =
+    _FIXED_TILES_PER_CELL // _TILES_PER_CELL fine tiles per candidate tile along a and
+    b; fine tile ``(i, j)`` lies in candidate tile ``(i // r, j // r)`` of
+    :func:`_candidate_table` (same first corner).  A row whose first entry is negative
+    is a tile whose k nearest bins change inside it.  Such a tile is cut once more into
+    _SUB_TILES x _SUB_TILES sub-tiles, checked the same way, and numbered s = 0, 1, ...;
+    its row's first entry is -2 - s (-1: no sub-tiles, its pixels always search).  The
+    rows ``sub[(s * _SUB_TILES + i) * _SUB_TILES + j]`` of ``sub`` (k columns) are the
+    sets of sub-tile (i, j) of tile number s, or -1 where a pixel must search.  On
     ``device``; cached on ``bins`` per k and device.
     """
     key = ("fixed", k, str(device))
@@ -563,12 +564,15 @@ def _fixed_table(bins: ABBins, k: int, device: torch.device):
     offset = torch.stack([fa % r, fb % r], 1).double() * fine
     sub = _sets_on_subtiles(rel[parent] - offset[:, None], valid[parent], cand[parent], k,
                             fine / s, s).view(-1, k)
-    slot = torch.full((na * r * nb * r,), -1, dtype=torch.int32)
-    slot[fa * (nb * r) + fb] = torch.arange(len(fa), dtype=torch.int32)
+    # A tile's sub-table number is kept in its own first-level row, which a pixel
+    # reads anyway: one random memory access less than a separate (tiles,) table.
+    out[fa, fb, 0] = -2 - torch.arange(len(fa))
     # int16: pixels read the table in random order, and a small table stays in the
     # CPU's caches; rows padded to a multiple of 16 bytes for _read_rows
-    small = torch.int16 if len(bins) <= torch.iinfo(torch.int16).max else torch.int32
-    table = (_padded(out, small).to(device), slot.to(device), _padded(sub, small).to(device))
+    small = torch.int16
+    if max(len(bins), len(fa) + 1) > torch.iinfo(torch.int16).max:
+        small = torch.int32
+    table = (_padded(out, small).to(device), _padded(sub, small).to(device))
     bins._tables[key] = table
     return table
 
@@ -582,21 +586,23 @@ def _padded(rows: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return out
 
 
-def _read_rows(table: torch.Tensor, ids: torch.Tensor, k: int) -> torch.Tensor:
-    """``table[ids, :k]`` for a table from :func:`_padded` (any shape (..., w)).
+def _as_items(rows: torch.Tensor) -> torch.Tensor:
+    """Padded rows (..., w) (see :func:`_padded`) as (n,) or (n, m) complex128 items."""
+    items = rows.reshape(-1, rows.shape[-1]).view(torch.complex128)
+    return items[:, 0] if items.shape[1] == 1 else items
 
-    The same as ``table.view(-1, w).index_select(0, ids)[:, :k]``, but index_select
-    copies rows of a few int16 (k = 5: 10 bytes) item by item, while on a 1-D
-    tensor of 16-byte items it moves whole items, ~3x faster.  So each 16-byte row is
-    viewed as one complex128 number: nothing is computed with it, it is only copied.
+
+def _read_rows(table: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """``table.view(-1, w)[ids]``, (len(ids), w), for a table from :func:`_padded`.
+
+    The same as ``table.view(-1, w).index_select(0, ids)``, but index_select copies
+    rows of a few int16 (k = 5: 10 bytes) item by item, while on a 1-D tensor of
+    16-byte items it moves whole items, ~3x faster.  So each 16-byte row is viewed as
+    one complex128 number: nothing is computed with it, it is only copied.  (Writing
+    rows back, ``index_copy_`` on the same view is fast for the same reason.)
     """
-    w = table.shape[-1]
-    items = table.reshape(-1, w).view(torch.complex128)  # (T, w * itemsize / 16)
-    if items.shape[1] == 1:
-        out = items[:, 0].index_select(0, ids)
-    else:
-        out = items.index_select(0, ids)
-    return out.view(table.dtype).view(len(ids), w)[:, :k]
+    out = _as_items(table).index_select(0, ids)
+    return out.view(table.dtype).view(len(ids), table.shape[-1])
 
 
 # The second level of :func:`_fixed_table`: a fine tile whose k nearest bins change
@@ -648,7 +654,7 @@ def _knn_indices(x: torch.Tensor, bins: ABBins, k: int) -> torch.Tensor:
         raise ValueError(f"k must be between 1 and the number of bins ({len(bins)}), got {k}")
     _check_finite(x)
     tables = _tables_on(bins, k, x.device)
-    parts = [_knn_indices_chunk(x[s : s + _CHUNK], bins.to(x.device), k, tables)[0]
+    parts = [_knn_indices_chunk(x[s : s + _CHUNK].T, bins.to(x.device), k, tables)[0]
              for s in range(0, len(x), _CHUNK)]
     if not parts:
         return torch.zeros((0, k), dtype=tables[0][0].dtype, device=x.device)
@@ -667,42 +673,47 @@ def _tables_on(bins: ABBins, k: int, device: torch.device):
 
 
 def _knn_indices_chunk(x, bins, k, tables, clamp=True):
-    """The k nearest bins of the points ``x`` (..., 2), and where each point lies.
+    """The k nearest bins of the points ``x`` (2, ...): a values, then b values.
 
-    Returns ``(idx, cell, inside)``: ``idx`` (n, k), n the number of points in ``x``'s
-    order, as :func:`_knn_indices`; ``cell`` and ``inside``, (..., 2) float64 in
-    ``x``'s layout: the point's fine tile (integers, counted from the table's lower
-    corner, clamped to the table) and its place in that tile (in [0, 1)), both in units
-    of the fine tiles' side.  ``clamp=False`` skips the clamping, for points known to be
-    on the table.
+    Returns ``(idx, cell, inside)``: ``idx`` (n, k), n the number of points, in the
+    order of ``x.reshape(2, -1)``'s columns, as :func:`_knn_indices`; ``cell`` and
+    ``inside``, (2, n) float64 contiguous: the point's fine tile (integers, counted from
+    the table's lower corner, clamped to the table) and its place in that tile (in [0,
+    1)), both in units of the fine tiles' side.  ``clamp=False`` skips the clamping, for
+    points known to be on the table.
     """
-    (fixed, slot, sub), cand_table, lo = tables
+    (fixed, sub), cand_table, lo = tables
     na, nb, _ = fixed.shape
     fine = bins.grid / _FIXED_TILES_PER_CELL
-    # float64: exact enough that a pixel is never more than ~1e-13 outside its tile
-    pos = x.double() - torch.tensor(lo, dtype=torch.float64, device=x.device)
+    # float64: exact enough that a pixel is never more than ~1e-13 outside its tile.
+    # Planar (2, n) and contiguous: pos[0] and pos[1] are plain 1-D rows, so the few
+    # pixels picked out below are simple 1-D index_selects, not N-d advanced indexing.
+    pos = torch.empty(x.shape, dtype=torch.float64, device=x.device)
+    pos = pos.copy_(x).view(2, -1)  # one pass: gather the planes and convert
+    pos -= torch.tensor(lo, dtype=torch.float64, device=x.device)[:, None]
     pos *= 1 / fine
     if clamp:  # a pixel beyond the table lands on its outermost tiles, which always search
-        pos.clamp_(min=pos.new_zeros(2), max=pos.new_tensor([na - 1.0, nb - 1.0]))
+        pos[0].clamp_(0, na - 1)
+        pos[1].clamp_(0, nb - 1)
     cell = pos.floor()
-    tile = (cell[..., 0] * nb + cell[..., 1]).long().reshape(-1)
+    tile = torch.add(cell[1], cell[0], alpha=nb).long()  # cell_a * nb + cell_b
     pos -= cell  # now the place inside the tile
-    idx = _read_rows(fixed, tile, k)
-    rows = (idx[:, 0] < 0).nonzero()[:, 0]
-    if len(rows):  # tiles that a border crosses: read their sub-tile's set
-        where = torch.unravel_index(rows, x.shape[:-1])
+    rows = _read_rows(fixed, tile)  # (n, w): the k bins, then padding
+    first = rows[:, 0]
+    crossed = (first < 0).nonzero()[:, 0]
+    if len(crossed):  # tiles that a border crosses: read their sub-tile's set
         s = _SUB_TILES
-        number = slot.index_select(0, tile[rows]).long()
-        ij = (pos[where] * s).long().clamp_(0, s - 1)
-        part = _read_rows(sub, (number.clamp(min=0) * s + ij[:, 0]) * s + ij[:, 1], k)
-        part[number < 0] = -1
+        number = -2 - first.index_select(0, crossed).long()  # -1: no sub-tiles
+        ia = (pos[0].index_select(0, crossed) * s).long().clamp_(0, s - 1)
+        ib = (pos[1].index_select(0, crossed) * s).long().clamp_(0, s - 1)
+        part = _read_rows(sub, (number.clamp(min=0) * s + ia) * s + ib)
         # and search where the sub-tile is crossed too, or beyond the table
-        left = (part[:, 0] < 0).nonzero()[:, 0]
+        left = ((number < 0) | (part[:, 0] < 0)).nonzero()[:, 0]
         if len(left):
-            points = x[tuple(w[left] for w in where)].float()  # (M, 2)
-            part[left] = _knn_chunk(points, bins, k, cand_table)[1].to(part.dtype)
-        idx[rows] = part
-    return idx, cell, pos
+            points = x.reshape(2, -1).index_select(1, crossed[left]).T.float()  # (M, 2)
+            part[left, :k] = _knn_chunk(points, bins, k, cand_table)[1].to(part.dtype)
+        _as_items(rows).index_copy_(0, crossed, _as_items(part))
+    return rows[:, :k], cell, pos
 
 
 # --------------------------------------------------------------------------- soft-encoding
@@ -795,7 +806,7 @@ def soft_encode_sparse(
         vmin, vmax = (v.item() for v in torch.aminmax(ab))
         if not (math.isfinite(vmin) and math.isfinite(vmax)):
             _check_finite(ab)  # raises
-        (fixed, _, _), _, lo = tables
+        (fixed, _), _, lo = tables
         fine = bins.grid / _FIXED_TILES_PER_CELL
         # (short of the outermost tiles, so that no rounding takes a pixel off the table)
         hi = [lo[i] + (fixed.shape[i] - 1) * fine for i in (0, 1)]
@@ -841,37 +852,58 @@ def _encode_chunk(ab, bins, k, sigma, tables, index, weight, on_table):
     HW = H * W
     if B * HW == 0:
         return
-    x = ab.reshape(B, 2, HW).transpose(1, 2)  # (B, HW, 2), a view: a and b stay rows
+    x = ab.reshape(B, 2, HW).transpose(0, 1)  # (2, B, HW), a view: the a plane, the b plane
     idx, cell, inside = _knn_indices_chunk(x, bins, k, tables, clamp=not on_table)
-    index.copy_(idx.unflatten(0, (B, HW)).transpose(1, 2))
+    index.copy_(idx.view(B, HW, k).transpose(1, 2))
     # per pixel (B, 1, HW) each: the corner p of its fine tile relative to the
     # table's corner, and its place y in the tile, divided by sigma^2 (see above)
     fine = bins.grid / _FIXED_TILES_PER_CELL
-    y = inside.mul_(fine / sigma**2).float()
-    corner = cell.mul_(fine).float()
-    ya, yb = y[..., 0].unsqueeze(1), y[..., 1].unsqueeze(1)
-    pa, pb = corner[..., 0].unsqueeze(1), corner[..., 1].unsqueeze(1)
-    # o = c - p for the k centres (all multiples of g / 16, exact in float32)
+    ya, yb = inside.mul_(fine / sigma**2).float().view(2, B, 1, HW)
+    pa, pb = cell.mul_(fine).float().view(2, B, 1, HW)
+    # the weights, a few images at a time (see _weights_part)
     ca, cb = _centers_from(bins, tables[2])
-    flat = index.view(-1)
-    oa = ca.index_select(0, flat).view(B, k, HW).sub_(pa)
-    ob = cb.index_select(0, flat).view(B, k, HW).sub_(pb)
+    step = max(1, _WEIGHT_CHUNK // HW)
+    for s in range(0, B, step):
+        i = slice(s, s + step)
+        _weights_part(ca, cb, index[i], ya[i], yb[i], pa[i], pb[i], sigma, weight[i])
+    if not on_table:  # colours beyond the table: raw distances in float64
+        na, nb, _ = tables[0][0].shape
+        lo = x.new_tensor(tables[2], dtype=torch.float64)
+        raw = (x.double() - lo[:, None, None]) * (1 / fine)  # (2, B, HW)
+        # (those that the clamping moved: beyond the table, or in its last tile along a or b)
+        off = (raw[0] < 0) | (raw[0] > na - 1) | (raw[1] < 0) | (raw[1] > nb - 1)  # (B, HW)
+        b, p = off.nonzero(as_tuple=True)
+        weight[b, :, p] = _weights_float64(x[:, b, p].T, index[b, :, p], bins.centers, sigma)
+
+
+# The weights take a dozen elementwise passes over (b, k, H * W) arrays.  For the
+# whole batch those are a few MB each and every pass streams them from main memory;
+# for _WEIGHT_CHUNK pixels at a time (2^14 pixels, k = 5: 320 kB per array) the
+# arrays one pass writes are still in the CPU's (L2) cache when the next pass reads
+# them, which saves more than the extra calls cost.
+_WEIGHT_CHUNK = 1 << 14
+
+
+def _weights_part(ca, cb, index, ya, yb, pa, pb, sigma, weight):
+    """Gaussian weights into ``weight`` (b, k, HW) of the bins ``index`` (b, k, HW).
+
+    ``ca``, ``cb`` (Q,): the centres relative to the table's corner; ``ya``, ``yb``,
+    ``pa``, ``pb`` (b, 1, HW): each pixel's place in its fine tile over sigma^2, and
+    the tile's corner (see the comment above :func:`_encode_chunk`).
+    """
+    b, k, hw = index.shape
+    # o = c - p for the k centres (all multiples of g / 16, exact in float32)
+    flat = index.reshape(-1)
+    oa = ca.index_select(0, flat).view(b, k, hw).sub_(pa)
+    ob = cb.index_select(0, flat).view(b, k, hw).sub_(pb)
     e = torch.mul(oa, oa, out=weight)
     e.addcmul_(ob, ob)  # |o|^2, exact
     e -= e.amin(1, keepdim=True)
     # the exponent (2 y . o - (|o|^2 - min)) / (2 sigma^2), then the normalised exp
     e *= -1 / (2 * sigma**2)
     e.addcmul_(oa, ya).addcmul_(ob, yb)
-    del oa, ob
     e.exp_()
     e /= e.sum(1, keepdim=True)
-    if not on_table:  # colours beyond the table: raw distances in float64
-        na, nb, _ = tables[0][0].shape
-        raw = (x.double() - x.new_tensor(tables[2], dtype=torch.float64)) * (1 / fine)
-        # (those that the clamping moved: beyond the table, or in its last tile along a or b)
-        off = ((raw < 0) | (raw > raw.new_tensor([na - 1, nb - 1]))).any(-1)  # (B, HW)
-        b, p = off.nonzero(as_tuple=True)
-        weight[b, :, p] = _weights_float64(x[b, p], index[b, :, p], bins.centers, sigma)
 
 
 def _centers_from(bins, lo):

@@ -297,6 +297,21 @@ def test_soft_encode_sparse_weights_far_from_the_bins_and_float64(gamut_bins):
             _check_sparse(index, weight, x, bins.centers, k, 5.0)
 
 
+def test_soft_encode_sparse_in_weight_chunks_and_strided_input(gamut_bins):
+    # more pixels than one chunk of the weights (and a last, partial chunk), from a
+    # non-contiguous batch (every other image of a channels-last one): as the reference
+    bins = gamut_bins.grow(313)
+    per_image = 48 * 48
+    n = 2 * (quantize._WEIGHT_CHUNK // per_image + 1) + 1
+    ab = _random_ab((2 * n, 2, 48, 48), seed=5).to(memory_format=torch.channels_last)[::2]
+    assert not ab.is_contiguous() and n * per_image > quantize._WEIGHT_CHUNK
+    index, weight = quantize.soft_encode_sparse(ab, bins, k=5, sigma=5.0)
+    _check_sparse(index, weight, ab, bins.centers, 5, 5.0)
+    # the pixels of tiles that a border crosses went through the sub-tiles (or the search)
+    table, sub = quantize._fixed_table(bins, 5, torch.device("cpu"))
+    assert (table[..., 0] < -1).any() and len(sub) % quantize._SUB_TILES**2 == 0
+
+
 def test_soft_encode_is_the_sparse_form_scattered(gamut_bins):
     bins = gamut_bins.grow(313)
     ab = _random_ab((2, 2, 16, 16), seed=14)
