@@ -20,6 +20,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     # two workers on two cores: one thread each (kernels inherit it), or torch thrashes
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+import pytest  # noqa: E402
 import torch  # noqa: E402
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
@@ -38,3 +39,19 @@ def pytest_terminal_summary(terminalreporter):
     if table:
         terminalreporter.write_sep("-", "quick-mode notebook timings (papermill, this run)")
         terminalreporter.write_line(table)
+
+
+@pytest.fixture(scope="session")
+def load_bench():
+    """``load_bench("bench_color")``: import a script of ``bench/`` (not a package) by name."""
+    import importlib.util
+    from pathlib import Path
+
+    def load(name: str):
+        path = Path(__file__).resolve().parent / "bench" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

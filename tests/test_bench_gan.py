@@ -1,21 +1,15 @@
 """bench/bench_gan.py runs, tiny, on the CPU, and reports ratios against its own fp32 step."""
 
-import importlib.util
-from pathlib import Path
 
 import pytest
 import torch
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench_gan.py"
 TINY = {"batch": 2, "size": 32, "steps": 1, "repeats": 1, "warmup": 1, "base": 4, "width": 0.125}
 
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_gan", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(load_bench):
+    return load_bench("bench_gan")
 
 
 def test_run_tiny_on_cpu(bench):

@@ -1,19 +1,12 @@
 """bench/bench_hypercolumns.py runs, tiny, and its comparison logic is right."""
 
-import importlib.util
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench_hypercolumns.py"
-
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_hypercolumns", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(load_bench):
+    return load_bench("bench_hypercolumns")
 
 
 @pytest.mark.slow
