@@ -31,6 +31,17 @@ os.environ.setdefault("COLORLIB_RUNS", tempfile.mkdtemp(prefix="colorlib-nbval-r
 
 SESSION_START = time.time()
 
+# nbval waits only 5 s for a cell's outputs once the kernel says the cell has finished; on
+# a loaded 2-core machine the kernel's output thread can lag longer than that after a long
+# training cell, which fails the cell with "Timeout of 5 seconds exceeded waiting for output".
+NBVAL_OUTPUT_TIMEOUT = 120
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if hasattr(item, "output_timeout"):  # nbval's notebook cells
+            item.output_timeout = NBVAL_OUTPUT_TIMEOUT
+
 
 def pytest_terminal_summary(terminalreporter):
     from colorlib.course.execute import timing_table
