@@ -238,6 +238,14 @@ def load_or_train(name: str, checkpoint: str | os.PathLike, train_set, val_set=N
 # --------------------------------------------------------------------------- evaluation
 
 
+def _row(rows: list[dict], key: str, name: str) -> dict:
+    """The row whose ``key`` is ``name``; a KeyError that lists the rows otherwise."""
+    for r in rows:
+        if r[key] == name:
+            return r
+    raise KeyError(f"no row {name!r}; rows: {', '.join(r[key] for r in rows)}")
+
+
 def colorize_all(models: Mapping[str, nn.Module], gray: torch.Tensor, batch_size: int = 16,
                  device: torch.device | str | None = None,
                  on_error: str = "raise") -> dict[str, torch.Tensor]:
@@ -314,10 +322,7 @@ class EvaluationTable:
         return [n for n in self.names if n not in (GRAY, TRUTH)]
 
     def __getitem__(self, name: str) -> dict:
-        for r in self.rows:
-            if r["model"] == name:
-                return r
-        raise KeyError(f"no row {name!r}; rows: {', '.join(self.names)}")
+        return _row(self.rows, "model", name)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -523,10 +528,7 @@ class SemanticTable:
     predictions: dict[str, torch.Tensor] = field(default_factory=dict)
 
     def __getitem__(self, version: str) -> dict:
-        for r in self.rows:
-            if r["version"] == version:
-                return r
-        raise KeyError(f"no row {version!r}; rows: {', '.join(r['version'] for r in self.rows)}")
+        return _row(self.rows, "version", version)
 
     def to_markdown(self) -> str:
         lines = ["| version | top-1 accuracy | agreement with true colours |", "|---|---:|---:|"]

@@ -45,7 +45,7 @@ def test_compare_and_fits(bench):
     assert bench.compare(rows, fast="reduce")[0]["memory_ratio"] == pytest.approx(3.2)
     verdict = bench.fits(rows)
     assert verdict["fits"] and verdict["efficient_batch"] == 32 and verdict["naive_batch"] == 2
-    assert verdict["largest_fitting_batch"] == int(800 // (500 / 32))
+    assert verdict["largest_fitting_batch"] == 51  # 800 MB / (500 / 32 MB per image)
     assert not bench.fits([row("naive", 2, 800), row("efficient", 32, 900)])["fits"]
     assert bench.fits([row("efficient", 2, 80)]) is None
 

@@ -190,3 +190,20 @@ def test_sample_grid_has_three_rows_of_the_batch(tmp_path):
     width, height = Image.open(path).size
     assert (width, height) == (2 + 5 * (16 + 2), 2 + 3 * (16 + 2))  # padding 2
     assert g.training  # the generator's mode is restored
+
+
+def test_gan_step_uses_the_generators_own_reconstruction_loss_by_default():
+    from colorlib.train import choose_precision, gan_step
+
+    class Generator(torch.nn.Conv2d):
+        def reconstruction_loss(self, fake, real):
+            return (fake - real).abs().mean() * 0 + 7.0  # recognisable, still differentiable
+
+    g, d = Generator(1, 2, 1), torch.nn.Conv2d(3, 1, 1)
+    precision = choose_precision(torch.device("cpu"), amp=False, channels_last=False)
+    args = (g, d, torch.rand(2, 1, 4, 4), torch.rand(2, 2, 4, 4),
+            torch.optim.SGD(g.parameters(), lr=0.1), torch.optim.SGD(d.parameters(), lr=0.1),
+            precision)
+    assert gan_step(*args, pretraining=True)["recon"].item() == 7.0
+    plain = gan_step(*args, pretraining=True, recon_loss=torch.nn.functional.l1_loss)
+    assert plain["recon"].item() != 7.0

@@ -62,12 +62,17 @@ def gan_loss(logits: torch.Tensor, real: bool, kind: str = "bce",
     raise ValueError(f"gan loss kind must be 'bce' or 'lsgan', got {kind!r}")
 
 
+def default_recon_loss(generator: nn.Module) -> Callable:
+    """The generator's own ``reconstruction_loss`` (in its normalised units), else plain L1."""
+    return getattr(unwrap(generator), "reconstruction_loss", F.l1_loss)
+
+
 def gan_step(generator: nn.Module, discriminator: nn.Module, x: torch.Tensor,
              y: torch.Tensor, g_optimizer: torch.optim.Optimizer,
              d_optimizer: torch.optim.Optimizer, precision: Precision, *,
              g_scaler: torch.amp.GradScaler | None = None,
              d_scaler: torch.amp.GradScaler | None = None, loss: str = "bce",
-             recon_loss: Callable = F.l1_loss, recon_weight: float = 100.0, d_steps: int = 1,
+             recon_loss: Callable | None = None, recon_weight: float = 100.0, d_steps: int = 1,
              g_steps: int = 1, label_smoothing: float = 0.0, pretraining: bool = False,
              grad_clip: float | None = None, epoch: int = 0,
              step: int = 0) -> dict[str, torch.Tensor]:
@@ -84,7 +89,7 @@ def gan_step(generator: nn.Module, discriminator: nn.Module, x: torch.Tensor,
         g_scaler, d_scaler: gradient scalers (None: ``precision.scaler()``, fresh,
             which is only right for a single step).
         loss, recon_loss, recon_weight, d_steps, g_steps, label_smoothing, grad_clip:
-            as in :func:`fit_gan`.
+            as in :func:`fit_gan` (``recon_loss=None``: :func:`default_recon_loss`).
         pretraining: train G on ``recon_loss`` only (D is neither run nor updated).
         epoch, step: where training is, for the message when a loss is not finite.
 
@@ -99,6 +104,7 @@ def gan_step(generator: nn.Module, discriminator: nn.Module, x: torch.Tensor,
     """
     g_scaler = g_scaler or precision.scaler()
     d_scaler = d_scaler or precision.scaler()
+    recon_loss = recon_loss or default_recon_loss(generator)
     g_params = [p for p in generator.parameters() if p.requires_grad]
     d_params = [p for p in discriminator.parameters() if p.requires_grad]
     zero = torch.zeros((), device=x.device)
@@ -185,8 +191,7 @@ def fit_gan(generator: nn.Module, discriminator: nn.Module, train_loader: Iterab
         raise ValueError(f"d_steps and g_steps must be >= 1, got {d_steps} and {g_steps}")
     if not 0 <= label_smoothing < 1:
         raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
-    if recon_loss is None:
-        recon_loss = getattr(unwrap(generator), "reconstruction_loss", F.l1_loss)
+    recon_loss = recon_loss or default_recon_loss(generator)
     dev = torch.device(device) if device is not None else pick_device(verbose=False)
     precision = choose_precision(dev, amp, channels_last)
     for net in (generator, discriminator):
