@@ -8,7 +8,7 @@ absolute difference between the two results.
 
 Run it from the repository root::
 
-    python bench/bench_color.py                  # B=32, S=256, 3 repeats
+    python bench/bench_color.py                  # B=32, S=256, best of 5
     python bench/bench_color.py --batch 8 --size 512
 
 The timings use the CPU and torch's default number of threads.
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=32, help="images per batch (default 32)")
     parser.add_argument("--size", type=int, default=256, help="image height and width")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs, best is kept")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs, best is kept")
     args = parser.parse_args(argv)
     rows = run(args.batch, args.size, args.repeats)
     print(f"batch {args.batch} x 3 x {args.size} x {args.size}, float32, CPU, "
