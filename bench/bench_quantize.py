@@ -28,7 +28,7 @@ default the set is grown to Q = 313 with the nearest grid points
 (``ABBins.from_gamut().grow(313)``); ``--bins 0`` keeps the gamut's Q.  The ab values
 are uniform over [-110, 110] in a and b, so many lie outside the bins.
 
-    python bench/bench_quantize.py --batch 32 --size 64 --repeats 3 --k 5
+    python bench/bench_quantize.py --batch 32 --size 64 --repeats 7 --k 5
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def _best_time(fn, repeats: int):
 def run(
     batch: int = 32,
     size: int = 64,
-    repeats: int = 3,
+    repeats: int = 7,
     k: int = 5,
     sigma: float = 5.0,
     bins: int = 313,
@@ -178,7 +178,7 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--size", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--sigma", type=float, default=5.0)
     parser.add_argument("--bins", type=int, default=313,
