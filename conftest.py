@@ -9,6 +9,7 @@ cannot be used for this.)
 """
 
 import os
+import socket
 import tempfile
 import time
 
@@ -66,3 +67,19 @@ def load_bench():
         return module
 
     return load
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any attempt to open a socket fails, as on a machine without internet."""
+
+    class NoSocket(socket.socket):
+        def __init__(self, *args, **kwargs):
+            raise OSError("network disabled by the test")
+
+    def refuse(*args, **kwargs):
+        raise OSError("network disabled by the test")
+
+    monkeypatch.setattr(socket, "socket", NoSocket)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)

@@ -19,8 +19,7 @@ image, and trains on 32 images in the memory the naive one needs for 2.
 
 How peak memory is measured
 ---------------------------
-(:func:`colorlib.models.hypercolumns.measure_training_step`, which the week-5 notebook uses
-too.)
+(:func:`colorlib.memory.measure_training_step`, which the week-5 notebook uses too.)
 
 * Every configuration runs in a **fresh Python process** (this file, with ``--worker``),
   so memory freed by one configuration cannot be reused by the next.
@@ -65,13 +64,14 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 try:
-    from colorlib.models.hypercolumns import HypercolumnColorizer, measure_training_step
+    from colorlib.memory import MB, measure_training_step
+    from colorlib.models.hypercolumns import HypercolumnColorizer
 except ImportError:  # run from a checkout where colorlib is not installed
     sys.path.insert(0, str(ROOT))
-    from colorlib.models.hypercolumns import HypercolumnColorizer, measure_training_step
+    from colorlib.memory import MB, measure_training_step
+    from colorlib.models.hypercolumns import HypercolumnColorizer
 
 VARIANTS = ("naive", "reduce", "efficient")
-MB = 1e6
 RESULT = "RESULT "  # prefix of the worker's answer line
 
 
@@ -109,7 +109,7 @@ def measure(variant: str, batch: int, size: int = 224, device: str = "cpu", step
         dict with ``variant``, ``batch``, ``size``, ``device``, ``peak_mb`` (the step's
         peak above the baseline), ``mb_per_image``, ``step_s`` (best of ``steps``),
         ``baseline_mb`` (memory in use before the step), ``threads`` and ``method``
-        (see :func:`colorlib.models.hypercolumns.measure_training_step`).
+        (see :func:`colorlib.memory.measure_training_step`).
     """
     dev = torch.device(device)
     if threads:

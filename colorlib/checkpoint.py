@@ -6,9 +6,10 @@ pickled file can otherwise run code when it is opened).  So a state may hold
 only tensors and nested ``dict`` / ``list`` / ``tuple`` of ``str``, ``int``,
 ``float``, ``bool`` and ``None``; :func:`to_safe` converts NumPy values into that.
 
-Writes are atomic: :func:`save` writes a temporary file next to the target and
-renames it into place, so an interrupted run (Ctrl-C, a Colab disconnect, a full
-disk) never leaves a half-written checkpoint where a good one used to be.
+Writes are atomic (:func:`colorlib.files.atomic_write`): :func:`save` writes a
+temporary file next to the target and renames it into place, so an interrupted run
+(Ctrl-C, a Colab disconnect, a full disk) never leaves a half-written checkpoint
+where a good one used to be.
 
 Example::
 
@@ -25,7 +26,6 @@ import hashlib
 import os
 import random
 import re
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path, PurePath
 from typing import Any
@@ -33,6 +33,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+
+from .files import atomic_write
 
 MODEL_FORMAT = "colorlib-model-1"
 _CHUNK = 1 << 20  # 1 MiB
@@ -108,21 +110,10 @@ def save(path: str | os.PathLike, state: dict, overwrite: bool = True) -> Path:
             f"{path} already exists and overwrite=False. Choose another path, pass "
             "overwrite=True to replace it, or resume from it (fit(..., resume=True))."
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        _refuse_unsafe(tmp)
-        os.chmod(tmp, _file_mode(path))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    _sync_folder(path.parent)
+    with atomic_write(path, "wb") as f:
+        torch.save(state, f)
+        f.flush()
+        _refuse_unsafe(f.name)  # before the old file is replaced
     return path
 
 
@@ -138,29 +129,6 @@ def _refuse_unsafe(tmp: str) -> None:
             f"{', '.join(unsafe)}. Convert them with colorlib.checkpoint.to_safe(state) or "
             "store plain values (tensors, numbers, strings, lists, dicts); nothing was written."
         )
-
-
-def _file_mode(path: Path) -> int:
-    """Permissions for the new file: those of the file it replaces, else the umask default."""
-    if path.exists():
-        return path.stat().st_mode & 0o777
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def _sync_folder(folder: Path) -> None:
-    """Flush the rename itself to disk (POSIX); harmless to skip where unsupported."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # --------------------------------------------------------------------------- random state

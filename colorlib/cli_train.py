@@ -43,10 +43,12 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
-import os
 import re
 from pathlib import Path
+
+from .files import append_synced, atomic_write
 
 #: ``--data`` choices (``folder:PATH`` takes a path after the colon)
 DATASETS = ("samples", "synthetic", "cifar10", "imagenette", "lfw", "folder:PATH")
@@ -190,8 +192,6 @@ def open_datasets(spec: str, size: int, root: str | None = None, limit: int | No
 
 def build_model(name: str, kwargs: dict, size: int):
     """Build the registry model ``name``; fills ``image_size`` / ``size`` from ``--size``."""
-    import inspect
-
     from . import models
     from .models import Colorizer
 
@@ -200,19 +200,12 @@ def build_model(name: str, kwargs: dict, size: int):
         raise TrainUsageError(f"unknown model {name!r}; choose one of {', '.join(choices)}")
     if name in NOT_COLORIZERS:
         raise TrainUsageError(f"{name} cannot be trained here: {NOT_COLORIZERS[name]}")
-    builder = models._BUILDERS[name]
-    params = inspect.signature(builder).parameters
-    for arg in SIZE_ARGUMENTS:
-        if arg in params and arg not in kwargs:
-            kwargs = {**kwargs, arg: size}
-        elif arg in params and kwargs[arg] != size:
-            raise TrainUsageError(f"{name} is built for {arg}={kwargs[arg]} but --size is "
-                                  f"{size}; give the same value to both")
+    kwargs = _with_size(name, kwargs, size)
     try:
         model = models.build(name, **kwargs)
     except TypeError as e:
         raise TrainUsageError(f"cannot build {name} with {kwargs}: {e}; it takes "
-                              f"{', '.join(params) or 'no arguments'}") from e
+                              f"{', '.join(_parameters(name)) or 'no arguments'}") from e
     except ValueError as e:
         raise TrainUsageError(f"cannot build {name} with {kwargs}: {e}") from e
     if not isinstance(model, Colorizer):
@@ -222,6 +215,27 @@ def build_model(name: str, kwargs: dict, size: int):
         raise TrainUsageError(f"--size {size} is not a multiple of {stride}, which {name} "
                               f"needs; try --size {max(stride, round(size / stride) * stride)}")
     return model
+
+
+def _with_size(name: str, kwargs: dict, size: int) -> dict:
+    """``kwargs`` with ``--size`` filled in for the builder's ``image_size`` / ``size``."""
+    params = _parameters(name)
+    for arg in SIZE_ARGUMENTS:
+        if arg in params and arg not in kwargs:
+            kwargs = {**kwargs, arg: size}
+        elif arg in params and kwargs[arg] != size:
+            raise TrainUsageError(f"{name} is built for {arg}={kwargs[arg]} but --size is "
+                                  f"{size}; give the same value to both")
+    return kwargs
+
+
+def _parameters(name: str) -> list[str]:
+    """The keyword arguments of the registry builder ``name``."""
+    import inspect
+
+    from . import models
+
+    return list(inspect.signature(models._BUILDERS[name]).parameters)
 
 
 def loss_for(model, train_pairs):
@@ -240,12 +254,6 @@ def loss_for(model, train_pairs):
 
 
 # --------------------------------------------------------------------------- output folder
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 class HistoryCSV:
@@ -267,17 +275,19 @@ class HistoryCSV:
         else:
             with open(self.path, newline="") as f:
                 fields = next(csv.reader(f))
-        with open(self.path, "a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore", restval="")
-            if new:
-                writer.writeheader()
-            writer.writerow(record)
-            f.flush()
-            os.fsync(f.fileno())
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=fields, extrasaction="ignore", restval="")
+        if new:
+            writer.writeheader()
+        writer.writerow(record)
+        append_synced(self.path, text.getvalue())  # header (if new) and row in one write
 
 
-def check_output_folder(out: Path, resume: bool, settings: dict) -> int:
-    """Decide what to do with ``out``; returns the epochs already done (0 for a new run).
+def check_output_folder(out: Path, resume: bool, settings: dict) -> tuple[int, dict]:
+    """Decide what to do with ``out``; returns ``(epochs done, the run's checkpoint)``.
+
+    For a new run: ``(0, {})``.  Otherwise the checkpoint is the dict read from
+    ``out/checkpoint.pt`` (read once here and passed along).
 
     Raises:
         TrainUsageError: ``out`` holds a run and ``--resume`` was not given, the
@@ -294,7 +304,7 @@ def check_output_folder(out: Path, resume: bool, settings: dict) -> int:
             raise TrainUsageError(
                 f"{out} holds {', '.join(present)} but no {CHECKPOINT}, so it cannot be "
                 "resumed and will not be overwritten; choose another --out")
-        return 0
+        return 0, {}
     try:
         state = ckpt.load(state_file)
     except ckpt.CheckpointError as e:
@@ -317,7 +327,7 @@ def check_output_folder(out: Path, resume: bool, settings: dict) -> int:
     if config.get("name") != settings["model"]:
         raise TrainUsageError(f"{out} holds a {config.get('name')!r} run, not "
                               f"{settings['model']!r}; choose another --out")
-    return done
+    return done, state
 
 
 # --------------------------------------------------------------------------- the command
@@ -370,7 +380,10 @@ def _train(args, kwargs: dict, env) -> int:
     settings = {"model": args.model, "model_kwargs": model.config["kwargs"], "data": args.data,
                 "size": args.size, "batch_size": args.batch_size, "lr": lr, "seed": args.seed,
                 "limit": args.limit}
-    done = check_output_folder(out, args.resume, settings)
+    done, state = check_output_folder(out, args.resume, settings)
+    if not done and args.epochs == 0:
+        raise TrainUsageError(f"--epochs 0 trains nothing and {out} holds no run to export; "
+                              "give --epochs 1 or more")
 
     with distributed.main_first(env):  # rank 0 downloads, the others then read from disk
         try:
@@ -396,7 +409,8 @@ def _train(args, kwargs: dict, env) -> int:
     if env.is_main:
         out.mkdir(parents=True, exist_ok=True)
         if not done:
-            _atomic_write_text(out / RUN, json.dumps(settings, indent=2) + "\n")
+            with atomic_write(out / RUN) as f:
+                f.write(json.dumps(settings, indent=2) + "\n")
         n_params = models.count_parameters(model, trainable_only=True)
         share = (f" ({args.batch_size // env.world_size} per process x {env.world_size} "
                  "processes)" if env.distributed else "")
@@ -404,8 +418,7 @@ def _train(args, kwargs: dict, env) -> int:
               f"{len(train_set)} training / {len(val_set)} validation images at {args.size} px, "
               f"batch {args.batch_size}{share}, lr {lr:g}, {args.epochs} epochs on "
               f"{env.device} -> {out}", flush=True)
-        if done:
-            _sync_history(history_csv, out / CHECKPOINT)
+        _sync_history(history_csv, state.get("history", []))
 
     def log(epoch: int, record: dict) -> None:
         if env.is_main:
@@ -415,13 +428,13 @@ def _train(args, kwargs: dict, env) -> int:
                   resume=True, seed=args.seed, on_epoch_end=log, verbose=env.is_main,
                   progress=None if env.is_main else False)
     if gan:
-        fit_gan(model, discriminator, loader, val_loader, lr=lr, **common)
+        history = fit_gan(model, discriminator, loader, val_loader, lr=lr, **common)
     else:
-        fit(net, loader, val_loader, loss_fn=loss_fn, lr=lr, is_main=env.is_main, **common)
-    if env.is_main:
-        state = ckpt.load(out / CHECKPOINT)
-        ckpt.save_model(out / MODEL, model, epochs=int(state["epoch"]),
-                        history=state["history"], settings=settings)
+        history = fit(net, loader, val_loader, loss_fn=loss_fn, lr=lr, is_main=env.is_main,
+                      **common)
+    if env.is_main:  # fit's history is the one in the checkpoint it wrote last
+        ckpt.save_model(out / MODEL, model, epochs=len(history), history=history.records,
+                        settings=settings)
         print(f"wrote {out / MODEL} (model), {out / CHECKPOINT} (training state), "
               f"{out / HISTORY}", flush=True)
     if env.distributed:
@@ -436,8 +449,7 @@ def _build_discriminator(name: str, size: int, space: str):
     from . import models
 
     partner = GAN_PARTNERS[name]
-    net = models.build(partner, size=size) if partner == "cgan_discriminator" else \
-        models.build(partner)
+    net = models.build(partner, **_with_size(partner, {}, size))
     x, y = torch.zeros(2, 1, size, size), torch.zeros(2, 3 if space == "rgb" else 2, size, size)
     try:
         with torch.no_grad():
@@ -449,12 +461,10 @@ def _build_discriminator(name: str, size: int, space: str):
     return net.train()
 
 
-def _sync_history(history_csv: HistoryCSV, state_file: Path) -> None:
-    """Append epochs the checkpoint has but history.csv lacks (a crash between the two)."""
-    from . import checkpoint as ckpt
-
-    have = history_csv.epochs()
-    for record in ckpt.load(state_file).get("history", []):
+def _sync_history(history_csv: HistoryCSV, records: list[dict]) -> None:
+    """Append the checkpoint's epoch ``records`` history.csv lacks (a crash between the two)."""
+    have = history_csv.epochs() if records else set()
+    for record in records:
         if int(record["epoch"]) not in have:
             history_csv.append(dict(record))
 

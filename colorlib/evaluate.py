@@ -211,26 +211,22 @@ def load_or_train(name: str, checkpoint: str | os.PathLike, train_set, val_set=N
     if not _is_colorizer(model):
         raise ValueError(f"{name!r} is not a colorizer (it has no .colorize); choose one of the "
                          "course's colorizers")
-    state = ckpt.load(path) if path.exists() else None
-    if state is not None:
-        saved = state.get("config") or {}
-        if saved.get("name") != name or dict(saved.get("kwargs") or {}) != dict(kwargs or {}):
-            raise ckpt.CheckpointError(
-                f"{path} holds {saved.get('name')!r} with {saved.get('kwargs')}, not {name!r} "
-                f"with {dict(kwargs or {})}; delete the file or choose another checkpoint path")
-        done = int(state.get("epoch", 0))
-        if verbose:
-            more = f"; training {epochs - done} more" if done < epochs else ""
-            print(f"{name}: loaded {path} ({done} epochs trained{more})")
-    elif verbose:
+    done = int(ckpt.load(path).get("epoch", 0)) if path.exists() else None
+    if verbose and done is None:
         print(f"{name}: no checkpoint at {path}, so training it now: {epochs} epochs "
               f"on {len(train_set)} images")
+    elif verbose and done < epochs:
+        print(f"{name}: {path} holds {done} of {epochs} epochs; resuming to train the rest")
     train_loader, val_loader = data.loaders(train_set, val_set, batch_size=batch_size,
                                             space=model.space, seed=seed)
     t0 = time.perf_counter()
+    # fit refuses (CheckpointError) a checkpoint holding another model or other
+    # arguments before it loads or trains anything, and leaves the file untouched
     fit(model, train_loader, val_loader, epochs=epochs, lr=lr, device=device, seed=seed,
         checkpoint=path, resume=True, verbose=False, **fit_kwargs)
-    if verbose and (state is None or int(state.get("epoch", 0)) < epochs):
+    if verbose and done is not None and done >= epochs:
+        print(f"{name}: loaded {path} ({done} epochs trained)")
+    elif verbose:
         print(f"{name}: trained in {time.perf_counter() - t0:.0f} s, saved to {path}")
     return model.cpu().eval()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,8 @@ def read_image(path: str | Path) -> tuple[torch.Tensor, bool]:
         ``(image, is_gray)``: image (3, H, W) RGB or (1, H, W) gray in [0, 1].
 
     Raises:
-        ImageFileError: missing, empty or unreadable file (message names the path).
+        ImageFileError: missing, empty, unreadable or absurdly large file (message
+            names the path).
     """
     path = Path(path)
     if not path.exists():
@@ -34,14 +36,42 @@ def read_image(path: str | Path) -> tuple[torch.Tensor, bool]:
         raise ImageFileError(f"{path}: is a folder, not an image file")
     if path.stat().st_size == 0:
         raise ImageFileError(f"{path}: the file is empty (0 bytes)")
+    return _decode(path, str(path))
+
+
+def read_image_bytes(content: bytes, name: str = "upload") -> tuple[torch.Tensor, bool]:
+    """Decode an image file's bytes (an upload, say) like :func:`read_image` reads a file.
+
+    Args:
+        content: the file's bytes (PNG, JPEG, ...; any mode :func:`read_image` accepts).
+        name: the file's name, for error messages.
+
+    Returns:
+        ``(image, is_gray)``: (3, H, W) RGB or (1, H, W) gray, float32 in [0, 1].
+
+    Raises:
+        ImageFileError: empty, not an image, damaged, or absurdly large (the message
+            names the file).
+    """
+    content = bytes(content)
+    if not content:
+        raise ImageFileError(f"{name}: the file is empty (0 bytes)")
+    return _decode(io.BytesIO(content), name)
+
+
+def _decode(source, name: str) -> tuple[torch.Tensor, bool]:
+    """Open ``source`` (a path or a binary file) with Pillow; errors name ``name``."""
     try:
-        with Image.open(path) as img:
+        with Image.open(source) as img:
             img.load()
             return _to_tensor(img)
     except UnidentifiedImageError as e:
-        raise ImageFileError(f"{path}: not an image file that Pillow can read") from e
+        raise ImageFileError(f"{name}: not an image file that Pillow can read "
+                             "(try a PNG or JPEG photo)") from e
+    except Image.DecompressionBombError as e:
+        raise ImageFileError(f"{name}: the image is too large to open safely ({e})") from e
     except (OSError, SyntaxError, ValueError) as e:
-        raise ImageFileError(f"{path}: damaged or unsupported image ({e})") from e
+        raise ImageFileError(f"{name}: damaged or unsupported image ({e})") from e
 
 
 def _to_tensor(img: Image.Image) -> tuple[torch.Tensor, bool]:

@@ -9,8 +9,9 @@ realistic.  Every choice is one row of a CSV file (:data:`FIELDS`)::
 
 ``left`` and ``right`` name the two versions in the order they were shown,
 ``side`` is the side that was clicked and ``choice`` the version chosen.  The
-file is only ever appended to (:func:`append_choice`): a header when it is
-new, then one flushed and fsync-ed row per choice, so a crash or a kernel restart
+file is only ever appended to (:func:`append_choice`, with
+:func:`colorlib.files.append_synced`): a header when it is new, then one flushed and
+fsync-ed row per choice, so a crash or a kernel restart
 loses at most the click in progress and never the earlier ones.
 
 :func:`preference` turns the rows into a preference rate with a 95 % binomial
@@ -41,6 +42,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from statistics import NormalDist
+
+from .files import append_synced
 
 #: the columns of a study file, in order
 FIELDS = ("time", "participant", "trial", "image", "left", "right", "side", "choice")
@@ -132,10 +135,7 @@ def append_choice(path: str | os.PathLike, record: Mapping) -> Path:
         writer.writerow(FIELDS)
     writer.writerow([row[k] for k in FIELDS])
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8", newline="") as f:
-        f.write(text.getvalue())  # one write: header (if new) and the row together
-        f.flush()
-        os.fsync(f.fileno())
+    append_synced(path, text.getvalue())  # one write: header (if new) and the row together
     return path
 
 

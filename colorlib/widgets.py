@@ -4,7 +4,8 @@
 :class:`ABStudy`           two versions of the same image in random order; a click
                            records which looks more realistic (see :mod:`colorlib.study`)
 :class:`UploadColorizer`   upload a photo, choose a model, see before and after
-:func:`read_image_bytes`   decode an uploaded file (any mode) into a tensor
+:func:`read_image_bytes`   decode an uploaded file (any mode) into a tensor (from
+                           :mod:`colorlib.imageio`, which also reads files)
 =========================  ==========================================================
 
 Display a widget by making it the last expression of a cell (``study``) or with
@@ -24,11 +25,11 @@ from pathlib import Path
 import ipywidgets as W
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from . import color, study
+from . import study
 from .evaluate import TRUTH
-from .imageio import ImageFileError, _to_tensor
+from .imageio import ImageFileError, gray_of, read_image_bytes
 
 #: where :class:`ABStudy` records choices unless told otherwise (the working folder)
 DEFAULT_STUDY_FILE = "ab_study.csv"
@@ -50,36 +51,6 @@ def png_bytes(image: torch.Tensor, size: int | None = None) -> bytes:
     out = io.BytesIO()
     img.save(out, format="PNG")
     return out.getvalue()
-
-
-def read_image_bytes(content: bytes, name: str = "upload") -> tuple[torch.Tensor, bool]:
-    """Decode image file bytes (an upload) like :func:`colorlib.imageio.read_image`.
-
-    Args:
-        content: the file's bytes (PNG, JPEG, ...; RGB, RGBA, palette, gray or 16-bit).
-        name: the file's name, for error messages.
-
-    Returns:
-        ``(image, is_gray)``: (3, H, W) RGB or (1, H, W) gray, float32 in [0, 1].
-
-    Raises:
-        ImageFileError: empty, not an image, damaged, or absurdly large (the message
-            names the file).
-    """
-    content = bytes(content)
-    if not content:
-        raise ImageFileError(f"{name}: the file is empty (0 bytes)")
-    try:
-        with Image.open(io.BytesIO(content)) as img:
-            img.load()
-            return _to_tensor(img)
-    except UnidentifiedImageError as e:
-        raise ImageFileError(f"{name}: not an image file that Pillow can read "
-                             "(try a PNG or JPEG photo)") from e
-    except Image.DecompressionBombError as e:
-        raise ImageFileError(f"{name}: the image is too large to open safely ({e})") from e
-    except (OSError, SyntaxError, ValueError) as e:
-        raise ImageFileError(f"{name}: damaged or unsupported image ({e})") from e
 
 
 # --------------------------------------------------------------------------- A/B study
@@ -319,8 +290,7 @@ class UploadColorizer:
         except ImageFileError as e:
             self._fail(str(e))
             return None
-        gray = image if is_gray else color.rgb_to_gray(image)
-        gray = self._shrink(gray)
+        gray = self._shrink(gray_of(image, is_gray))
         model_name = self.model.value
         model = self.models[model_name].eval()
         try:

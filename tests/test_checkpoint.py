@@ -10,6 +10,7 @@ import torch
 from colorlib import checkpoint as ckpt
 from colorlib import models
 from colorlib.checkpoint import CheckpointError
+from colorlib.files import append_synced, atomic_write
 
 
 class Note:
@@ -266,3 +267,33 @@ def test_saved_file_keeps_usual_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+# --------------------------------------------------------------------------- colorlib.files
+
+
+def test_atomic_write_replaces_whole_files_or_nothing(tmp_path):
+    path = tmp_path / "sub" / "run.json"
+    with atomic_write(path) as f:
+        f.write("héllo\n")
+    assert path.read_bytes() == "héllo\n".encode()
+    path.chmod(0o640)
+    with pytest.raises(RuntimeError, match="stopped"):
+        with atomic_write(path) as f:
+            f.write("half")
+            raise RuntimeError("stopped")
+    assert path.read_bytes() == "héllo\n".encode()
+    assert [p.name for p in path.parent.iterdir()] == ["run.json"]  # no temporary left
+    with atomic_write(path, "wb") as f:
+        f.write(b"\x00\x01")
+    assert path.read_bytes() == b"\x00\x01" and path.stat().st_mode & 0o777 == 0o640
+    with pytest.raises(ValueError, match="mode must be 'w' or 'wb', got 'a'.*append_synced"):
+        with atomic_write(path, "a"):
+            pass
+
+
+def test_append_synced_adds_to_the_end_and_keeps_line_endings(tmp_path):
+    path = tmp_path / "log.csv"
+    append_synced(path, "a,b\r\n")
+    append_synced(path, "1,2\r\n")
+    assert path.read_bytes() == b"a,b\r\n1,2\r\n"

@@ -1,5 +1,7 @@
 """The week-1 exercise check: a hand-written training loop (colorlib.checks.train_one_epoch)."""
 
+import re
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -179,19 +181,13 @@ def returning(kind):
     ("list", "as a float, got list"),
 ])
 def test_wrong_return_values_get_a_specific_hint(kind, hint):
-    with pytest.raises(CheckFailed) as info:
+    with pytest.raises(CheckFailed, match=re.escape(hint)):
         checks.train_one_epoch(returning(kind))
-    assert hint in str(info.value)
 
 
-def test_crash_and_unsolved_exercise():
+def test_a_crashing_loop_becomes_a_hint():
     def crashes(model, loader, optimizer):
         return model(torch.zeros(2, 5))
 
-    def unsolved(model, loader, optimizer):
-        raise NotImplementedError()
-
     with pytest.raises(CheckFailed, match="raised RuntimeError"):
         checks.train_one_epoch(crashes)
-    with pytest.raises(NotImplementedError):
-        checks.train_one_epoch(unsolved)

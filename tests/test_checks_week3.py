@@ -97,14 +97,6 @@ def test_embedding_input_explains_mistakes(wrong, hint):
         checks.embedding_input(wrong)
 
 
-def test_embedding_input_passes_not_implemented_through():
-    def unsolved(L, size):
-        raise NotImplementedError
-
-    with pytest.raises(NotImplementedError):
-        checks.embedding_input(unsolved)
-
-
 # ---------------------------------------------------------------------------
 # fusion_layer
 # ---------------------------------------------------------------------------

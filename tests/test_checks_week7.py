@@ -70,16 +70,9 @@ def test_patchgan_catches_typical_mistakes(wrong, hint):
     assert hint in str(info.value)
 
 
-def test_patchgan_wants_the_class_and_passes_not_implemented_through():
+def test_patchgan_wants_the_class():
     with pytest.raises(CheckFailed, match="nn.Module"):
         checks.patchgan(lambda *args: "not a module")
-
-    class Unsolved(nn.Module):
-        def __init__(self, *args):
-            raise NotImplementedError
-
-    with pytest.raises(NotImplementedError):
-        checks.patchgan(Unsolved)
 
 
 def test_patchgan_receptive_field_is_measured():
@@ -153,11 +146,3 @@ def test_cgan_forward_catches_typical_mistakes(kw, hint):
 def test_cgan_forward_refuses_calling_the_generator_itself():
     with pytest.raises(CheckFailed, match="do not call G"):
         checks.cgan_forward(lambda G, Y, z: G(Y, z))
-
-
-def test_cgan_forward_passes_not_implemented_through():
-    def unsolved(G, Y, z):
-        raise NotImplementedError
-
-    with pytest.raises(NotImplementedError):
-        checks.cgan_forward(unsolved)

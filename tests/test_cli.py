@@ -10,7 +10,7 @@ from PIL import Image
 
 from colorlib import checkpoint, models
 from colorlib.__main__ import main
-from colorlib.imageio import ImageFileError, read_image
+from colorlib.imageio import ImageFileError, read_image, read_image_bytes
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +100,24 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, model_file, case):
     assert len(lines) == 1 and lines[0].startswith("error:"), proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "out.png").exists()
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "P", "L", "I;16"])
+def test_bytes_decode_like_the_file(tmp_path, mode):
+    path = write(tmp_path / "a.png", mode)
+    from_file, gray_file = read_image(path)
+    from_bytes, gray_bytes = read_image_bytes(path.read_bytes(), "a.png")
+    assert gray_bytes == gray_file == (mode in ("L", "I;16"))
+    assert torch.equal(from_bytes, from_file)
+
+
+def test_too_large_images_are_refused_by_both_readers(tmp_path, monkeypatch):
+    path = write(tmp_path / "big.png", "RGB")  # 37 x 53 = 1961 pixels
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 900)  # Pillow refuses over 2 x 900
+    with pytest.raises(ImageFileError, match=r"big\.png: the image is too large to open safely"):
+        read_image(path)
+    with pytest.raises(ImageFileError, match=r"^up\.png: the image is too large to open safely"):
+        read_image_bytes(path.read_bytes(), "up.png")
 
 
 def test_read_image_errors_name_the_file(tmp_path):

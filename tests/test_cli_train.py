@@ -2,13 +2,14 @@
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from colorlib import checkpoint, models
+from colorlib import checkpoint, cli_train, models
 from colorlib.__main__ import main
 from colorlib.cli_train import TrainUsageError, parse_model_kwargs
 
@@ -95,6 +96,30 @@ def test_resume_on_an_empty_folder_starts_and_history_gaps_are_filled(tmp_path):
     assert [r["epoch"] for r in history_rows(out)] == ["1", "2"]
 
 
+def test_resume_reads_the_checkpoint_once_here_and_once_in_fit(tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    assert train(out) == 0
+    reads = []
+    real_load = checkpoint.load
+
+    def counting_load(path, *args, **kwargs):
+        reads.append(Path(path).name)
+        return real_load(path, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoint, "load", counting_load)
+    assert train(out, "--resume", epochs=2) == 0
+    assert reads == ["checkpoint.pt", "checkpoint.pt"]  # the folder check, then fit's resume
+    saved = real_load(out / "model.pt")
+    assert saved["epochs"] == 2 and [r["epoch"] for r in saved["history"]] == [1, 2]
+
+
+@pytest.mark.parametrize("generator,size,kwargs", [("cgan_generator", 32, {"size": 32}),
+                                                   ("pix2pix_unet", 32, {})])
+def test_discriminator_gets_the_size_when_its_builder_takes_one(generator, size, kwargs):
+    net = cli_train._build_discriminator(generator, size, "yuv")
+    assert net.config == {"name": cli_train.GAN_PARTNERS[generator], "kwargs": kwargs}
+
+
 @pytest.mark.parametrize("argv,message", [
     (["train", "nosuch", "--out", "x"], "unknown model 'nosuch'; choose one of"),
     (["train", "patchgan", "--out", "x"], "train pix2pix_unet"),
@@ -103,6 +128,7 @@ def test_resume_on_an_empty_folder_starts_and_history_gaps_are_filled(tmp_path):
     (["train", "tiny", "--data", "mnist", "--out", "x"], "unknown dataset 'mnist'"),
     (["train", "tiny", "--model-kwargs", "depth=3", "--out", "x"], "cannot build tiny"),
     (["train", "tiny", "--epochs", "-1", "--out", "x"], "--epochs must be at least 0"),
+    (["train", "tiny", "--epochs", "0", "--out", "x"], "--epochs 0 trains nothing"),
     (["train", "tiny", "--data", "folder:/nonexistent/photos", "--out", "x"], "does not exist"),
     (["train", "tiny", "--data", "cifar10", "--no-download", "--data-root", "{tmp}",
       "--out", "x"], "CIFAR-10 dataset not found"),

@@ -12,23 +12,6 @@ from torch.utils.data import TensorDataset
 from colorlib import color, data
 from colorlib.data.samples import SPLITS, load_photo
 
-
-@pytest.fixture
-def no_network(monkeypatch):
-    """Any attempt to open a socket fails, as on a machine without internet."""
-
-    class NoSocket(socket.socket):
-        def __init__(self, *args, **kwargs):
-            raise OSError("network disabled by the test")
-
-    def refuse(*args, **kwargs):
-        raise OSError("network disabled by the test")
-
-    monkeypatch.setattr(socket, "socket", NoSocket)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-
-
 # ---------------------------------------------------------------------------
 # samples
 # ---------------------------------------------------------------------------
@@ -36,8 +19,11 @@ def no_network(monkeypatch):
 
 def test_network_block_works(no_network):
     # guards the guard: the fixture really stops connections
-    with pytest.raises(OSError):
-        socket.create_connection(("example.org", 80), timeout=1)
+    for connect in (lambda: socket.create_connection(("example.org", 80), timeout=1),
+                    lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM),
+                    lambda: socket.getaddrinfo("example.org", 80)):
+        with pytest.raises(OSError, match="network disabled by the test"):
+            connect()
 
 
 def test_samples_load_offline_with_shapes_and_ranges(no_network):

@@ -1,7 +1,5 @@
 """colorlib.data.digits: scikit-learn's bundled digits shaped like MNIST (quick mode of week 1)."""
 
-import socket
-
 import numpy as np
 import pytest
 import torch
@@ -10,15 +8,6 @@ from torch.utils.data import DataLoader
 
 from colorlib import data
 from colorlib.models import build
-
-
-@pytest.fixture
-def no_network(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise OSError("network disabled by the test")
-
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
 
 
 def test_items_look_like_mnist(no_network):

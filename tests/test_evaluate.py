@@ -70,7 +70,8 @@ def test_models_that_cannot_take_the_size_are_skipped_or_raise(truth, capsys):
     wrong_size = {"ae": models.build("autoencoder", image_size=8), "oracle": Oracle()}
     table = evaluate.evaluate_colorizers(wrong_size, truth, on_error="skip")
     assert table.models == ["oracle"] and "skipped ae" in capsys.readouterr().out
-    with pytest.raises((ValueError, RuntimeError)):
+    with pytest.raises(ValueError, match=r"Autoencoder\(image_size=8\) takes gray images of shape "
+                                         r"\(B, 1, 8, 8\), got \(6, 1, 16, 16\)"):
         evaluate.evaluate_colorizers(wrong_size, truth)
 
 

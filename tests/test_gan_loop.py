@@ -6,6 +6,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from colorlib import models
+from colorlib.checkpoint import CheckpointError
 from colorlib.train import fit_gan, gan_loss
 
 
@@ -207,3 +208,90 @@ def test_gan_step_uses_the_generators_own_reconstruction_loss_by_default():
     assert gan_step(*args, pretraining=True)["recon"].item() == 7.0
     plain = gan_step(*args, pretraining=True, recon_loss=torch.nn.functional.l1_loss)
     assert plain["recon"].item() != 7.0
+
+
+class WideCritic(PairCritic):
+    """PairCritic with 16 channels instead of 8: other weight shapes."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(3, 16, 4, 2, 1), nn.LeakyReLU(0.2),
+                                 nn.Conv2d(16, 1, 4, 2, 1))
+
+
+def test_resume_refuses_another_discriminator_and_leaves_the_file(tmp_path):
+    path = tmp_path / "gan.pt"
+    run(epochs=1, checkpoint=path)
+    before = path.read_bytes()
+    g, _ = nets()
+    message = (r"cannot resume from .*gan\.pt: it was written by a different configuration "
+               r"\(discriminator shapes: net\.0\.weight \(8, 3, 4, 4\) then, \(16, 3, 4, 4\) "
+               r"now, net\.0\.bias \(8,\) then, \(16,\) now, net\.2\.weight \(1, 8, 4, 4\) "
+               r"then, \(1, 16, 4, 4\) now\)\. To start this run afresh pass a new checkpoint "
+               r"path, or delete")
+    with pytest.raises(CheckpointError, match=message):
+        fit_gan(g, WideCritic(), loader(), epochs=2, checkpoint=path, resume=True,
+                device="cpu", progress=False, verbose=False)
+    assert path.read_bytes() == before
+
+
+def test_resume_refuses_a_checkpoint_from_fit_or_another_optimizer(tmp_path):
+    from colorlib.train import fit
+
+    path = tmp_path / "run.pt"
+    g, d = nets()
+    fit(g, loader(), epochs=1, device="cpu", checkpoint=path, progress=False, verbose=False)
+    before = path.read_bytes()
+    with pytest.raises(CheckpointError, match="it was written by colorlib.train.fit, not by "
+                                              "colorlib.train.fit_gan"):
+        fit_gan(g, d, loader(), epochs=2, checkpoint=path, resume=True, device="cpu",
+                progress=False, verbose=False)
+    assert path.read_bytes() == before
+
+    path = tmp_path / "gan.pt"
+    run(epochs=1, checkpoint=path)
+    before = path.read_bytes()
+    g, d = nets()
+    rms = torch.optim.RMSprop(d.parameters())
+    with pytest.raises(CheckpointError, match=r"\(d_optimizer: Adam then, RMSprop now\)"):
+        fit_gan(g, d, loader(), epochs=2, d_optimizer=rms, checkpoint=path, resume=True,
+                device="cpu", progress=False, verbose=False)
+    assert path.read_bytes() == before
+
+
+@pytest.fixture
+def steps_seen(monkeypatch):
+    """Every call of GANStep during a test: ``[(batch size, {name: value}), ...]``."""
+    from colorlib.train.gan import GANStep
+
+    seen = []
+    original = GANStep.__call__
+
+    def recording(self, x, y, **kw):
+        out = original(self, x, y, **kw)
+        seen.append((len(x), {k: float(v) for k, v in out.items()}))
+        return out
+
+    monkeypatch.setattr(GANStep, "__call__", recording)
+    return seen
+
+
+def test_history_is_the_batch_size_weighted_mean_of_each_step(steps_seen):
+    """The sums kept on the device give the same epoch means as averaging by hand."""
+    # 20 pairs in batches of 8, 8 and 4: an unweighted mean of the batches would differ
+    _, _, hist = run(epochs=2, pretrain_epochs=1, loader=loader(make_data(n=20)))
+    assert [n for n, _ in steps_seen] == [8, 8, 4] * 2
+    for epoch, batches in enumerate((steps_seen[:3], steps_seen[3:])):
+        for key in ("d_loss", "g_loss", "recon", "d_real", "d_fake"):
+            by_hand = sum(n * v[key] for n, v in batches) / 20
+            assert hist[key][epoch] == pytest.approx(by_hand, rel=0, abs=1e-6), key
+    assert hist["d_loss"][0] == 0.0 and hist["d_loss"][1] > 0  # pretraining, then GAN
+    unweighted = sum(v["recon"] for _, v in steps_seen[3:]) / 3
+    assert abs(hist["recon"][1] - unweighted) > 1e-6  # the test can tell the two apart
+
+
+def test_progress_bar_shows_the_running_means_from_the_first_batch(steps_seen, capsys):
+    run(epochs=1, progress=True)
+    first = steps_seen[0][1]
+    shown = f"d={first['d_loss']:.3f}, g={first['g_loss']:.3f}, recon={first['recon']:.3g}"
+    assert shown in capsys.readouterr().err

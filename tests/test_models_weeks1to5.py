@@ -110,6 +110,9 @@ def test_wallner_size_checks_and_colorize():
     model = AlphaColorizer()
     with pytest.raises(ValueError, match="divisible by 8"):
         model(100 * torch.rand(1, 1, 60, 64))
+    with pytest.raises(ValueError, match=r"AlphaColorizer expects L of shape \(B, 1, H, W\), "
+                                         r"got \(1, 3, 64, 64\)"):
+        model(100 * torch.rand(1, 3, 64, 64))
     rgb = model.colorize(torch.rand(1, 1, 50, 70))  # colorize pads to a multiple of 8
     assert rgb.shape == (1, 3, 50, 70) and 0 <= rgb.min() and rgb.max() <= 1
 
@@ -229,6 +232,11 @@ def test_fusion_rejects_bad_settings():
         build("fusion", embed_dim=64)
     with pytest.raises(ValueError, match="unknown decoder"):
         tiny_fusion(decoder="unet")
+    model = tiny_fusion()
+    with pytest.raises(ValueError, match=r"FusionColorizer expects L of shape \(B, 1, H, W\)"):
+        model(100 * torch.rand(1, 2, 32, 32))
+    with pytest.raises(ValueError, match="FusionColorizer needs H and W divisible by 8, got 36x32"):
+        model(100 * torch.rand(1, 1, 36, 32))
 
 
 def test_fusion_with_the_default_inception_embedding():

@@ -49,9 +49,14 @@ def test_exact_interval_is_wider_than_wilsons_here():
     assert cp[0] < w[0] and cp[1] > w[1]
 
 
-@pytest.mark.parametrize("k,n", [(1, 0), (5, 3), (-1, 4), (1.5, 4)])
-def test_interval_rejects_impossible_counts(k, n):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("k,n,message", [
+    (1, 0, r"no choices to analyse \(n=0\)"),
+    (5, 3, "k must be between 0 and n=3, got 5"),
+    (-1, 4, "k must be between 0 and n=4, got -1"),
+    (1.5, 4, "k and n must be whole numbers of choices, got k=1.5, n=4"),
+])
+def test_interval_rejects_impossible_counts(k, n, message):
+    with pytest.raises(ValueError, match=message):
         study.wilson_interval(k, n)
 
 

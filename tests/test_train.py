@@ -5,6 +5,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from colorlib import models
+from colorlib.checkpoint import CheckpointError
 from colorlib.train import History, fit
 
 
@@ -133,3 +134,95 @@ def test_bf16_autocast_on_cpu_trains():
     hist = fit(model, loader(make_data()), epochs=2, device="cpu", amp=True, progress=False,
                verbose=False)
     assert all(torch.isfinite(torch.tensor(hist["train_loss"])))
+
+
+# --------------------------------------------------------------------------- resume safety
+
+
+def finished_run(path, model=None, **kw):
+    """A 1-epoch run checkpointed at ``path``; returns the file's bytes."""
+    fit(model or new_model(), loader(make_data()), epochs=1, device="cpu", checkpoint=path,
+        progress=False, verbose=False, **kw)
+    return path.read_bytes()
+
+
+def test_resume_refuses_a_checkpoint_of_other_model_arguments(tmp_path):
+    path = tmp_path / "run.pt"
+    before = finished_run(path)
+    torch.manual_seed(0)
+    wider = models.build("tiny", width=8)
+    untouched = weights(wider)
+    message = (r"cannot resume from .*run\.pt: it was written by a different configuration "
+               r"\(model: the checkpoint holds 'tiny' with \{'width': 4\}, not 'tiny' with "
+               r"\{'width': 8\}\)\. To start this run afresh pass a new checkpoint path, or "
+               r"delete .*run\.pt")
+    with pytest.raises(CheckpointError, match=message):
+        fit(wider, loader(make_data()), epochs=3, device="cpu", checkpoint=path, resume=True,
+            progress=False, verbose=False)
+    assert path.read_bytes() == before
+    for key, value in untouched.items():  # nothing was loaded into the model
+        assert torch.equal(value, wider.state_dict()[key]), key
+
+
+def test_resume_refuses_other_weight_shapes_of_an_unnamed_network(tmp_path):
+    path = tmp_path / "run.pt"
+    torch.manual_seed(0)
+    before = finished_run(path, model=torch.nn.Conv2d(1, 2, 3, padding=1))
+    wider = torch.nn.Conv2d(1, 2, 5, padding=2)
+    with pytest.raises(CheckpointError,
+                       match=r"\(model shapes: weight \(2, 1, 3, 3\) then, \(2, 1, 5, 5\) now\)"):
+        fit(wider, loader(make_data()), epochs=2, device="cpu", checkpoint=path, resume=True,
+            progress=False, verbose=False)
+    assert path.read_bytes() == before
+
+
+def test_resume_refuses_another_optimizer_or_scheduler(tmp_path):
+    path = tmp_path / "run.pt"
+    model = new_model()
+    before = finished_run(path, model=model)
+    sgd = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(CheckpointError, match=r"\(optimizer: Adam then, SGD now\)"):
+        fit(model, loader(make_data()), epochs=2, device="cpu", checkpoint=path, resume=True,
+            optimizer=sgd, progress=False, verbose=False)
+    adam = torch.optim.Adam(model.parameters())
+    steps = torch.optim.lr_scheduler.StepLR(adam, step_size=1)
+    with pytest.raises(CheckpointError, match=r"\(scheduler: none then, StepLR now\)"):
+        fit(model, loader(make_data()), epochs=2, device="cpu", checkpoint=path, resume=True,
+            optimizer=adam, scheduler=steps, progress=False, verbose=False)
+    assert path.read_bytes() == before
+
+
+def test_resume_refuses_a_gan_checkpoint(tmp_path):
+    from colorlib.train import fit_gan
+
+    class Critic(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 1, 4, 2, 1)
+
+        def forward(self, L, ab):
+            return self.conv(torch.cat([L, ab], 1))
+
+    path = tmp_path / "gan.pt"
+    fit_gan(new_model(), Critic(), loader(make_data()), epochs=1, device="cpu", checkpoint=path,
+            progress=False, verbose=False)
+    before = path.read_bytes()
+    with pytest.raises(CheckpointError, match="it was written by colorlib.train.fit_gan, not "
+                                              "by colorlib.train.fit"):
+        fit(new_model(), loader(make_data()), epochs=2, device="cpu", checkpoint=path,
+            resume=True, progress=False, verbose=False)
+    assert path.read_bytes() == before
+
+
+def test_checkpoints_without_recorded_classes_still_resume(tmp_path):
+    """Files written before the optimizer classes were recorded resume as before."""
+    from colorlib import checkpoint
+
+    path = tmp_path / "run.pt"
+    finished_run(path)
+    state = checkpoint.load(path)
+    del state["classes"]
+    checkpoint.save(path, state)
+    hist = fit(new_model(), loader(make_data()), epochs=2, device="cpu", checkpoint=path,
+               resume=True, progress=False, verbose=False)
+    assert len(hist) == 2 and hist["epoch"] == [1, 2]

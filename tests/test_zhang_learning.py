@@ -5,6 +5,8 @@ rebalanced cross-entropy and with L2 on the bundled sample crops, same budget; t
 cross-entropy model must come out more colourful.
 """
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -47,25 +49,85 @@ def test_a_narrow_model_with_data_bins_survives_a_checkpoint(tmp_path):
 # --------------------------------------------------------------------------- the losses
 
 
-def test_rebalanced_loss_is_the_three_steps():
+def _three_bins() -> ABBins:
+    """Three bins on the a axis (b = 0): a = 0, a = 10 and, far from both, a = 40."""
+    return ABBins.from_centers(torch.tensor([[0.0, 0.0], [10.0, 0.0], [40.0, 0.0]]))
+
+
+def _logits(*probabilities) -> torch.Tensor:
+    """Logits (1, 3, 1, W) whose softmax is the given distribution in each of the W pixels."""
+    return torch.tensor(probabilities).log().T.reshape(1, 3, 1, -1)
+
+
+def test_rebalanced_loss_by_hand_with_one_hot_targets():
+    # ab at full size (1, 2, 2, 4); the logits' grid is 1 x 2, so each 2 x 2 block is
+    # averaged: block 0 has a = 0, 2, 0, 2 (mean 1, nearest bin 0), block 1 has
+    # a = 36, 40, 38, 38 (mean 38, nearest bin 2); b = 0 everywhere.
+    a = torch.tensor([[0.0, 2.0, 36.0, 40.0], [2.0, 0.0, 38.0, 38.0]])
+    ab = torch.stack([a, torch.zeros_like(a)])[None]
+    logits = _logits([0.5, 0.25, 0.25], [0.25, 0.5, 0.25])
+    class_weights = torch.tensor([0.5, 1.0, 4.0])
+    loss = losses.RebalancedCrossEntropyLoss(_three_bins(), class_weights, k=1)
+    # k = 1: the target is the nearest bin alone.  Pixel 0: weight 0.5, p(bin 0) = 1/2;
+    # pixel 1: weight 4, p(bin 2) = 1/4.  Mean of 0.5 ln 2 and 4 ln 4 = 8 ln 2.
+    assert loss(logits, ab).item() == pytest.approx((0.5 + 8.0) / 2 * math.log(2), rel=1e-6)
+    unweighted = losses.RebalancedCrossEntropyLoss(_three_bins(), k=1)
+    assert unweighted(logits, ab).item() == pytest.approx((1 + 2) / 2 * math.log(2), rel=1e-6)
+
+
+def test_rebalanced_loss_by_hand_with_a_soft_target():
+    # one pixel at a = 2: squared distances 4 to bin 0, 64 to bin 1 (bin 2 is not among
+    # the k = 2 nearest); with sigma = 5 the Gaussian weights are proportional to
+    # exp(-4 / 50) and exp(-64 / 50), so z1 = 1 / (1 + exp(60 / 50)) and z0 = 1 - z1.
+    ab = torch.tensor([2.0, 0.0]).view(1, 2, 1, 1)
+    logits = _logits([0.5, 0.25, 0.25])
+    z1 = 1 / (1 + math.exp(1.2))
+    cross_entropy = (1 - z1) * math.log(2) + z1 * math.log(4)  # 0.85359...
+    loss = losses.RebalancedCrossEntropyLoss(_three_bins(), torch.tensor([0.5, 1.0, 4.0]),
+                                             k=2, sigma=5.0)
+    # the pixel weighs as much as its nearest bin, bin 0: 0.5
+    assert loss(logits, ab).item() == pytest.approx(0.5 * cross_entropy, rel=1e-5)
+    assert losses.rebalanced_cross_entropy(
+        logits, torch.tensor([1 - z1, z1, 0.0]).view(1, 3, 1, 1)
+    ).item() == pytest.approx(cross_entropy, rel=1e-5)
+
+
+def test_rebalancing_with_a_uniform_prior_is_the_plain_soft_cross_entropy():
     g = torch.Generator().manual_seed(1)
     bins = ABBins.from_gamut()
-    ab = torch.randn(2, 2, 16, 16, generator=g) * 30
-    weights = quantize.rebalance_weights(quantize.empirical_prior(ab, bins))
+    ab = torch.randn(2, 2, 4, 4, generator=g) * 30  # already at the logits' size
     logits = torch.randn(2, len(bins), 4, 4, generator=g)
-    small = F.interpolate(ab, size=(4, 4), mode="area")
-    z = quantize.soft_encode(small, bins)
-    expected = losses.rebalanced_cross_entropy(logits, z, quantize.pixel_weights(z, weights))
+    weights = quantize.rebalance_weights(torch.ones(len(bins)))
+    z = quantize.soft_encode(ab, bins)
+    plain = F.cross_entropy(logits, z)  # torch's own cross-entropy with probability targets
+    assert losses.RebalancedCrossEntropyLoss(bins, weights)(logits, ab).item() == \
+        pytest.approx(plain.item(), rel=1e-5)
+    assert losses.RebalancedCrossEntropyLoss(bins)(logits, ab).item() == \
+        pytest.approx(plain.item(), rel=1e-5)
+
+
+def test_a_pixel_of_a_rare_colour_weighs_more():
+    bins = _three_bins()
+    loss = losses.RebalancedCrossEntropyLoss(
+        bins, quantize.rebalance_weights(torch.tensor([0.7, 0.2, 0.1])), k=1)
+    logits = torch.zeros(1, 3, 1, 1)  # p = 1/3 for every bin: plain cross-entropy ln 3
+    common, middle, rare = (loss(logits, torch.tensor([a, 0.0]).view(1, 2, 1, 1)).item()
+                            for a in (0.0, 10.0, 40.0))
+    # the expected weight of a pixel is 1: the common colour weighs less, the rare more
+    assert common < middle < rare
+    assert common < math.log(3) < rare
+
+
+def test_rebalanced_loss_names_its_setting_and_rejects_wrong_shapes():
+    bins = ABBins.from_gamut()
+    weights = torch.ones(len(bins))
     loss = losses.RebalancedCrossEntropyLoss(bins, weights)
-    assert loss(logits, ab).item() == pytest.approx(expected.item(), rel=1e-6)
-    plain = losses.RebalancedCrossEntropyLoss(bins)
-    assert plain(logits, ab).item() == pytest.approx(
-        losses.rebalanced_cross_entropy(logits, z).item(), rel=1e-6)
-    assert "Q=261" in repr(loss) and "not rebalanced" in repr(plain)
-    with pytest.raises(ValueError, match="entries"):
+    assert "Q=261" in repr(loss) and "rebalanced" in repr(loss)
+    assert "not rebalanced" in repr(losses.RebalancedCrossEntropyLoss(bins))
+    with pytest.raises(ValueError, match="class_weights has 260 entries but there are 261 bins"):
         losses.RebalancedCrossEntropyLoss(bins, weights[:-1])
-    with pytest.raises(ValueError, match="logits"):
-        loss(logits[:, :5], ab)
+    with pytest.raises(ValueError, match=r"expected logits \(B, Q=261, h, w\), got \(1, 5, 4, 4\)"):
+        loss(torch.zeros(1, 5, 4, 4), torch.zeros(1, 2, 16, 16))
 
 
 def test_decoded_l2_is_l2_on_the_mean_colour():

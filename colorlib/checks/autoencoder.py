@@ -10,7 +10,7 @@ from torch import nn
 
 from ..models.autoencoder import Autoencoder
 from ..models.base import count_parameters
-from .core import call, expect_tensor, fail, passed
+from .core import call, expect_tensor, fail, parameter_shapes, passed
 
 #: (layer, c_in, c_out, kernel_size): the report's layers and a few others
 LAYERS = [
@@ -62,10 +62,6 @@ def conv_parameters(fn) -> None:
     passed("your conv_parameters (on Conv2d, ConvTranspose2d and Linear layers)")
 
 
-def _shapes(module: nn.Module) -> list[tuple[int, ...]]:
-    return [tuple(p.shape) for p in module.parameters()]
-
-
 def make_encoder(fn) -> None:
     """Check ``fn(image_size, latent_dim) -> nn.Module``, the autoencoder's encoder.
 
@@ -84,7 +80,7 @@ def make_encoder(fn) -> None:
             fail(what, f"{what}({size}, {latent}) should return an nn.Module (an "
                        f"nn.Sequential, say), got {type(built).__name__}")
         where = f"your make_encoder({size}, {latent})"
-        got_shapes, want = _shapes(built), _shapes(reference)
+        got_shapes, want = parameter_shapes(built), parameter_shapes(reference)
         if got_shapes != want:
             for i, (g, w) in enumerate(zip(got_shapes, want)):
                 if g != w:

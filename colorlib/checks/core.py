@@ -11,6 +11,7 @@ so "Run all" stops at the first unsolved exercise.
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 
 class CheckFailed(AssertionError):
@@ -72,6 +73,24 @@ def expect_tensor(got, expected: torch.Tensor, what: str, atol: float, rtol: flo
         fail(what, f"wrong value at ({where}): got {got[index]:.5g}, expected "
                    f"{expected[index]:.5g} (largest difference {diff.max():.3g}, "
                    f"{int(bad.sum())} of {bad.numel()} values off)")
+
+
+def close(got, expected: torch.Tensor | None, atol: float = 1e-4, rtol: float = 1e-4) -> bool:
+    """True when ``got`` is a finite tensor of ``expected``'s shape with (nearly) its values.
+
+    Checks use it to recognise a typical mistake: ``expected`` is what that mistake
+    computes (``None`` when the mistake cannot even run, which never matches).
+    """
+    return (isinstance(got, torch.Tensor) and expected is not None
+            and got.shape == expected.shape
+            and bool(torch.isfinite(got).all())
+            and torch.allclose(got.detach().float(), expected.detach().float(),
+                               atol=atol, rtol=rtol))
+
+
+def parameter_shapes(model: nn.Module) -> list[tuple[int, ...]]:
+    """The shapes of ``model``'s parameter tensors, in order."""
+    return [tuple(p.shape) for p in model.parameters()]
 
 
 def _shape_hint(got: torch.Size, expected: torch.Size) -> str:

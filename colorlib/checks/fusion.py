@@ -13,15 +13,10 @@ import torch.nn.functional as F
 
 from .. import color
 from ..models import fusion
-from .core import call, expect_tensor, fail, passed
+from .core import call, close, expect_tensor, fail, passed
 
 GRID = (3, 5)  # a non-square grid, so that swapped H and W show
 EMBED_DIM = 10
-
-
-def _close(a, b, atol: float = 1e-4) -> bool:
-    return (isinstance(a, torch.Tensor) and a.shape == b.shape
-            and torch.allclose(a.detach().float(), b.float(), atol=atol, rtol=1e-4))
 
 
 def _lightness(seed: int, size: tuple[int, int]) -> torch.Tensor:
@@ -56,19 +51,19 @@ def embedding_input(fn) -> None:
                        "resize to size x size with F.interpolate(..., size=(size, size))")
         if isinstance(got, torch.Tensor) and got.shape == expected.shape:
             got = got.detach().float()
-            if _close(got, expected * std + mean, atol=2e-3):
+            if close(got, expected * std + mean, atol=2e-3):
                 fail(what, "the values are the gray image in [0, 1]: normalise them with the "
                            "ImageNet mean and std, (rgb - mean) / std per channel")
             naive = F.interpolate((L / 100).expand(-1, 3, -1, -1), size=(size, size),
                                   mode="bilinear", antialias=True, align_corners=False)
-            if _close(got, (naive - mean) / std, atol=2e-3) or _close(got, naive, atol=2e-3):
+            if close(got, (naive - mean) / std, atol=2e-3) or close(got, naive, atol=2e-3):
                 fail(what, "L / 100 is not the gray value: lightness is not linear in the sRGB "
                            "value. Convert Lab (L, a = 0, b = 0) to RGB with color.lab_to_rgb "
                            "(or color.merge(L, zeros, 'lab'))")
             rgb = color.lab_to_rgb(torch.cat([L, torch.zeros_like(L), torch.zeros_like(L)], 1))
             plain = F.interpolate(rgb, size=(size, size), mode="bilinear", align_corners=False)
-            if not _close(expected, (plain - mean) / std, atol=2e-3) and \
-                    _close(got, (plain - mean) / std, atol=2e-3):
+            if not close(expected, (plain - mean) / std, atol=2e-3) and \
+                    close(got, (plain - mean) / std, atol=2e-3):
                 fail(what, "without antialiasing, shrinking an image skips pixels and aliases; "
                            "pass antialias=True to F.interpolate")
         expect_tensor(got, expected, what, atol=2e-3, names="image channel y x")
@@ -105,11 +100,11 @@ def fusion_layer(fn) -> None:
         no_relu = conv(fusion.tile_and_concat(features, vector))
     got = call(fn, features.clone(), vector.clone(), conv, what=what)
     if isinstance(got, torch.Tensor) and got.shape == expected.shape:
-        if _close(got, swapped):
+        if close(got, swapped):
             fail(what, "the channels are stacked in the wrong order: features first, then "
                        "the tiled vector (torch.cat([features, tiled], dim=1)), the order "
                        "the conv's weights were made for")
-        if _close(got, no_relu):
+        if close(got, no_relu):
             fail(what, "the ReLU is missing: the fusion layer is a 1x1 conv followed by ReLU")
     expect_tensor(got, expected, what, atol=1e-4, rtol=1e-4, names="image channel y x")
     if not got.requires_grad:

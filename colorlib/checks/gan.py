@@ -13,9 +13,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..models import count_parameters
 from ..models.cgan import CGANGenerator
 from ..models.pix2pix import PatchDiscriminator, receptive_field
-from .core import CheckFailed, call, expect_tensor, fail, passed
+from .core import CheckFailed, call, close, expect_tensor, fail, parameter_shapes, passed
 
 # --------------------------------------------------------------------------- PatchGAN
 
@@ -33,17 +34,9 @@ def _build(cls, in_channels: int, base: int, n_layers: int) -> nn.Module:
     return model
 
 
-def _count(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def _shapes(model: nn.Module) -> list[tuple[int, ...]]:
-    return [tuple(p.shape) for p in model.parameters()]
-
-
 def _parameter_hint(got: nn.Module, ref: nn.Module) -> str:
     """Say which layer differs first, and why it probably does."""
-    got_shapes, ref_shapes = _shapes(got), _shapes(ref)
+    got_shapes, ref_shapes = parameter_shapes(got), parameter_shapes(ref)
     ref_names = [name for name, _ in ref.named_parameters()]
     for i, (g, r) in enumerate(zip(got_shapes, ref_shapes)):
         if g != r:
@@ -108,7 +101,7 @@ def patchgan(cls) -> None:
     """
     # 1. the reference configuration: exactly pix2pix's parameter count
     model = _build(cls, *REFERENCE)
-    got = _count(model)
+    got = count_parameters(model)
     if got != REFERENCE_PARAMETERS:
         ref = PatchDiscriminator(*REFERENCE).net
         fail(_PATCHGAN, f"{_PATCHGAN}(3, 64, 3) has {got:,} parameters, pix2pix's 70 x 70 "
@@ -141,7 +134,7 @@ def patchgan(cls) -> None:
         torch.manual_seed(sum(config))
         ref = PatchDiscriminator(*config).net
         mine = _build(cls, *config)
-        if _shapes(mine) != _shapes(ref):
+        if parameter_shapes(mine) != parameter_shapes(ref):
             fail(_PATCHGAN, f"{_PATCHGAN}{config}: {_parameter_hint(mine, ref)}")
         _copy_weights(ref, mine)
         x = torch.randn(2, config[0], 48, 64, generator=torch.Generator().manual_seed(1))
@@ -203,11 +196,6 @@ def _variant(G: CGANGenerator, Y, z, y_scale: bool = True, order: str = "xyn",
         return None
 
 
-def _same(a, b) -> bool:
-    return (isinstance(a, torch.Tensor) and b is not None and a.shape == b.shape
-            and torch.allclose(a.detach().float(), b.float(), atol=1e-5, rtol=1e-4))
-
-
 class _NoDirectCall(RuntimeError):
     pass
 
@@ -263,10 +251,10 @@ def cgan_forward(fn) -> None:
                  "concatenate in the order [features, Y, noise]: Y before the noise plane"),
             ]
         for variant, hint in mistakes:
-            if _same(got, variant):
+            if close(got, variant, atol=1e-5):
                 fail(_FORWARD, hint)
         expect_tensor(got, expected, _FORWARD, atol=1e-5, rtol=1e-4,
                       value_range=(-0.615, 0.615), names="image channel y x")
-        if not _same(got, expected):  # pragma: no cover - expect_tensor raised already
+        if not close(got, expected, atol=1e-5):  # pragma: no cover - expect_tensor raised already
             fail(_FORWARD, "the values differ from G(Y, z)")
     passed("your generator_forward (Y to every layer, noise to the first three)")

@@ -13,7 +13,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from ..models.hypercolumns import HypercolumnColorizer
-from .core import call, expect_tensor, fail, passed
+from .core import call, close, expect_tensor, fail, passed
 
 SIZE = (16, 24)  # not square, so that swapped H and W show
 
@@ -34,11 +34,6 @@ def _test_batch(seed: int) -> tuple[HypercolumnColorizer, torch.Tensor, list[tor
     model = _test_model(seed)
     Y = torch.rand(2, 1, *SIZE, generator=torch.Generator().manual_seed(seed))
     return model, Y, model.block_features(Y)
-
-
-def _close(a, b) -> bool:
-    return (isinstance(a, torch.Tensor) and a.shape == b.shape
-            and torch.allclose(a.detach().float(), b.float(), atol=1e-4, rtol=1e-4))
 
 
 def _upsampled(features, size, **how) -> torch.Tensor:
@@ -63,12 +58,12 @@ def build_hypercolumns(fn) -> None:
         if got.dim() == 4 and got.shape[1] != expected.shape[1]:
             fail(what, f"{got.shape[1]} channels, expected {expected.shape[1]} = "
                        "64 + 128 + 256 + 512: concatenate all four blocks along dim=1")
-    if _close(got, _upsampled(features[::-1], SIZE, mode="bilinear", align_corners=False)):
+    if close(got, _upsampled(features[::-1], SIZE, mode="bilinear", align_corners=False)):
         fail(what, "the blocks are concatenated in reverse order; keep the order "
                    "block 1, 2, 3, 4 (64 channels first)")
     for how, name in [({"mode": "nearest"}, "nearest-neighbour"),
                       ({"mode": "bilinear", "align_corners": True}, "align_corners=True")]:
-        if _close(got, _upsampled(features, SIZE, **how)):
+        if close(got, _upsampled(features, SIZE, **how)):
             fail(what, f"you upsampled with {name}; use mode='bilinear', "
                        "align_corners=False (what the model uses)")
     expect_tensor(got, expected, what, atol=1e-5, rtol=1e-5, names="image channel y x")
@@ -110,9 +105,9 @@ def reduce_then_upsample(fn) -> None:
                    what=what)
     if isinstance(got, torch.Tensor) and got.shape == expected.shape:
         got = got.detach()
-        if _close(got, expected - bias.view(1, -1, 1, 1)):
+        if close(got, expected - bias.view(1, -1, 1, 1)):
             fail(what, "the bias is missing: add it once, to the sum")
-        if _close(got, expected + (len(features) - 1) * bias.view(1, -1, 1, 1)):
+        if close(got, expected + (len(features) - 1) * bias.view(1, -1, 1, 1)):
             fail(what, "the bias is added once per block; add it only once, to the sum")
     expect_tensor(got, expected, what, atol=1e-4, rtol=1e-4, names="image channel y x")
     if watch.most_channels > weight.shape[0]:

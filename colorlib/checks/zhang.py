@@ -16,7 +16,7 @@ import torch
 
 from .. import quantize
 from ..quantize import ABBins
-from .core import call, expect_tensor, fail, passed
+from .core import call, close, expect_tensor, fail, passed
 
 _TOL = 1e-5
 
@@ -34,12 +34,6 @@ def _random_ab(bins: ABBins, shape, seed: int) -> torch.Tensor:
     lo = bins.centers.min(0).values.view(1, 2, 1, 1) - 5
     hi = bins.centers.max(0).values.view(1, 2, 1, 1) + 5
     return lo + (hi - lo) * torch.rand(shape, generator=g)
-
-
-def _close(a, b, atol: float = 1e-4) -> bool:
-    return (isinstance(a, torch.Tensor) and a.shape == b.shape
-            and bool(torch.isfinite(a).all())
-            and torch.allclose(a.detach().float(), b.float(), atol=atol, rtol=1e-4))
 
 
 # --------------------------------------------------------------------------- soft-encoding
@@ -89,14 +83,14 @@ def soft_encode(fn) -> None:
                 lambda d2: d2 / d2.sum(1, keepdim=True),
         }
         for hint, weighting in wrong.items():
-            if _close(got, _soft_encode_variant(ab, centers, 5, weighting)):
+            if close(got, _soft_encode_variant(ab, centers, 5, weighting)):
                 fail(what, f"you used {hint}")
     expect_tensor(got, expected, what, atol=_TOL, names="image bin y x")
     # a second call with other k and sigma: are they used at all?
     ab2 = _random_ab(bins, (1, 2, 3, 4), seed=2)
     expected2 = quantize.soft_encode(ab2, bins, k=3, sigma=8.0)
     got2 = call(fn, ab2.clone(), centers.clone(), 3, 8.0, what=what)
-    if isinstance(got2, torch.Tensor) and got2.shape == expected2.shape and not _close(
+    if isinstance(got2, torch.Tensor) and got2.shape == expected2.shape and not close(
             got2, expected2, atol=_TOL):
         fail(what, "right for k = 5 and sigma = 5 but wrong for k = 3, sigma = 8: use the "
                    "arguments k and sigma instead of fixed numbers")
@@ -123,22 +117,22 @@ def rebalance_weights(fn) -> None:
             got = got.detach().double()
             q = len(prior)
             raw = 1 / ((1 - lam) * prior.double() + lam / q)
-            if _close(got, raw, atol=1e-6):
+            if close(got, raw, atol=1e-6):
                 fail(what, "not normalised: scale the weights so that the expected weight of a "
                            "pixel, sum(prior * w), is 1")
-            if _close(got, raw / raw.sum(), atol=1e-6):
+            if close(got, raw / raw.sum(), atol=1e-6):
                 fail(what, "normalised so that the weights sum to 1; scale them so that "
                            "sum(prior * w) = 1 instead (the expected weight of a pixel)")
-            if _close(got, raw / raw.mean(), atol=1e-6):
+            if close(got, raw / raw.mean(), atol=1e-6):
                 fail(what, "normalised so that the weights average to 1; scale them so that "
                            "sum(prior * w) = 1 instead (weighted by how often each bin occurs)")
             mixed = (1 - lam) * prior.double() + lam / q
-            if _close(got, mixed / (prior.double() * mixed).sum(), atol=1e-6):
+            if close(got, mixed / (prior.double() * mixed).sum(), atol=1e-6):
                 fail(what, "the weights grow with the prior; take the inverse, "
                            "1 / ((1 - lam) p + lam / Q), so that rare colours weigh more")
             if lam != 0.5:
                 swapped = 1 / (lam * prior.double() + (1 - lam) / q)
-                if _close(got, swapped / (prior.double() * swapped).sum(), atol=1e-6):
+                if close(got, swapped / (prior.double() * swapped).sum(), atol=1e-6):
                     fail(what, f"lam and 1 - lam are swapped (right only for lam = 0.5): "
                                f"lam = {lam} is the weight of the *uniform* distribution")
         expect_tensor(got, expected, f"{what} (lam = {lam})", atol=1e-5, rtol=1e-5,
@@ -167,18 +161,18 @@ def annealed_mean(fn) -> None:
                 fail(what, f"NaN or inf at T = {T}: p ** (1 / T) underflows for small T; "
                            "compute softmax(log(p) / T) over the bins instead")
             mean = quantize.annealed_mean(probs, bins, T=1.0, from_logits=False)
-            if T != 1.0 and _close(got, mean):
+            if T != 1.0 and close(got, mean):
                 fail(what, f"at T = {T} you return the plain mean (T = 1): T is not used")
             sharpened = torch.softmax(probs / T, dim=1)
-            if _close(got, torch.einsum("bqhw,qc->bchw", sharpened, centers)):
+            if close(got, torch.einsum("bqhw,qc->bchw", sharpened, centers)):
                 fail(what, "you divided the probabilities by T; divide their *logarithm*: "
                            "softmax(log(p) / T)")
             flat = probs ** T
-            if T != 1.0 and _close(got, torch.einsum("bqhw,qc->bchw",
+            if T != 1.0 and close(got, torch.einsum("bqhw,qc->bchw",
                                                      flat / flat.sum(1, keepdim=True), centers)):
                 fail(what, "you raised p to the power T; it is p ** (1 / T) (a small T "
                            "sharpens the distribution)")
-            if T != 1.0 and _close(got, torch.einsum("bqhw,qc->bchw", probs ** (1 / T),
+            if T != 1.0 and close(got, torch.einsum("bqhw,qc->bchw", probs ** (1 / T),
                                                      centers)):
                 fail(what, "p ** (1 / T) must be renormalised to sum to 1 over the bins")
         expect_tensor(got, expected, f"{what} (T = {T})", atol=1e-3, rtol=1e-4,

@@ -42,6 +42,16 @@ class Colorizer(nn.Module):
         """Target ``y`` in raw units for input ``x``; by default ``self(x)``."""
         return self(x)
 
+    def check_input(self, x: torch.Tensor, name: str = "L") -> None:
+        """Raise a clear ValueError unless ``x`` is (B, 1, H, W), H and W multiples of stride."""
+        model = type(self).__name__
+        if x.dim() != 4 or x.shape[1] != 1:
+            raise ValueError(f"{model} expects {name} of shape (B, 1, H, W), got {tuple(x.shape)}")
+        h, w = x.shape[-2:]
+        if h % self.stride or w % self.stride:
+            raise ValueError(f"{model} needs H and W divisible by {self.stride}, got {h}x{w}; "
+                             "crop or pad the image, or use .colorize(gray)")
+
     @torch.no_grad()
     def colorize(self, gray: torch.Tensor) -> torch.Tensor:
         """Colorize a gray batch.

@@ -259,13 +259,7 @@ class FusionColorizer(Colorizer):
         return vector
 
     def forward(self, L: torch.Tensor) -> torch.Tensor:
-        if L.dim() != 4 or L.shape[1] != 1:
-            raise ValueError(f"FusionColorizer expects L of shape (B, 1, H, W), "
-                             f"got {tuple(L.shape)}")
-        h, w = L.shape[-2:]
-        if h % self.stride or w % self.stride:
-            raise ValueError(f"FusionColorizer needs H and W divisible by {self.stride}, got "
-                             f"{h}x{w}; crop or pad the image, or use .colorize(gray)")
+        self.check_input(L)
         features = self.encoder(L / L_SCALE - 1)  # (B, 256, H/8, W/8)
         if self.fusion:
             features = tile_and_concat(features, self.embed(L))  # (B, 256 + embed_dim, ...)

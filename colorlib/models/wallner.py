@@ -83,13 +83,7 @@ class _WallnerColorizer(Colorizer):
         self.net = conv_stack(self.layers)
 
     def forward(self, L: torch.Tensor) -> torch.Tensor:
-        if L.dim() != 4 or L.shape[1] != 1:
-            raise ValueError(f"{type(self).__name__} expects L of shape (B, 1, H, W), "
-                             f"got {tuple(L.shape)}")
-        h, w = L.shape[-2:]
-        if h % self.stride or w % self.stride:
-            raise ValueError(f"{type(self).__name__} needs H and W divisible by {self.stride}, "
-                             f"got {h}x{w}; crop or pad the image, or use .colorize(gray)")
+        self.check_input(L)
         return AB_SCALE * self.net(L)  # L used as is, like the original
 
 

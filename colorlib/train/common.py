@@ -6,14 +6,26 @@ import contextlib
 import csv
 import math
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 from torch import nn
 
 from .. import checkpoint as ckpt
+from ..runtime import device as pick_device
+from ..runtime import seed_everything
+
+#: what wrote a checkpoint of each format (for the message when resuming the wrong kind)
+WRITERS = {"colorlib-train-1": "colorlib.train.fit", "colorlib-gan-1": "colorlib.train.fit_gan",
+           "colorlib-model-1": "colorlib.checkpoint.save_model"}
+
+#: the checkpoint key holding each network's ``models.build`` record (``{"name", "kwargs"}``)
+CONFIG_KEYS = {"model": "config", "generator": "config", "discriminator": "discriminator_config"}
+
+_MAX_LISTED = 3
 
 
 @dataclass
@@ -91,6 +103,19 @@ def choose_precision(device: torch.device, amp: bool | str = "auto",
     return Precision(device, dtype, scaled, cl)
 
 
+def place(networks: Iterable[nn.Module], device: torch.device | str | None,
+          amp: bool | str = "auto", channels_last: bool | str = "auto") -> Precision:
+    """Move ``networks`` to ``device`` (None: :func:`colorlib.device`), channels-last if
+    chosen; returns the :class:`Precision` (see :func:`choose_precision`) they run with."""
+    dev = torch.device(device) if device is not None else pick_device(verbose=False)
+    precision = choose_precision(dev, amp, channels_last)
+    for net in networks:
+        net.to(dev)
+        if precision.channels_last:
+            net.to(memory_format=torch.channels_last)
+    return precision
+
+
 def to_device(batch: Any, precision: Precision) -> Any:
     """Move a batch (tensor, or tuple/list/dict of them) to the device, 4-D ones channels-last."""
     if isinstance(batch, torch.Tensor):
@@ -158,6 +183,154 @@ def prepare_checkpoint(path: str | Path | None, resume: bool) -> Path | None:
 def model_config(model: nn.Module) -> dict | None:
     """The ``{"name", "kwargs"}`` record that :func:`colorlib.models.build` put on the model."""
     return getattr(model, "config", None)
+
+
+def run_state(kind: str, networks: dict[str, nn.Module], parts: dict[str, Any], epoch: int,
+              history: History, shuffler: torch.Generator | None) -> dict:
+    """Everything needed to resume a run after ``epoch``, as :func:`start_or_resume` reads it.
+
+    Args:
+        kind: the format, ``"colorlib-train-1"`` (fit) or ``"colorlib-gan-1"`` (fit_gan).
+        networks: ``{"model": net}`` or ``{"generator": g, "discriminator": d}``
+            (unwrapped from DistributedDataParallel); their weights and build records.
+        parts: optimizers, grad scalers and scheduler by name (None where absent);
+            their states, and their class names under ``"classes"``.
+        epoch, history, shuffler: epochs done, their records, the loader's generator.
+    """
+    state = {"format": kind, "epoch": epoch, "history": history.records,
+             "shuffler": shuffler.get_state() if shuffler is not None else None,
+             "classes": {name: _class_name(part) for name, part in parts.items()}}
+    for name, net in networks.items():
+        state[name] = net.state_dict()
+        state[CONFIG_KEYS[name]] = model_config(net)
+    for name, part in parts.items():
+        state[name] = part.state_dict() if part is not None else None
+    return state
+
+
+def start_or_resume(path: Path | None, resume: bool, *, kind: str,
+                    networks: dict[str, nn.Module], parts: dict[str, Any],
+                    device: torch.device, shuffler: torch.Generator | None, seed: int | None,
+                    epochs: int, verbose: bool) -> tuple[History, int]:
+    """Where a run starts: its history so far and the number of epochs already done.
+
+    With ``resume`` and an existing checkpoint at ``path`` (written by
+    :func:`run_state`), the networks, ``parts`` (optimizers, scalers, scheduler),
+    random states and the loader's ``shuffler`` are restored, after
+    :func:`check_same_run` made sure the file belongs to this run.  Otherwise the
+    run is fresh: ``(History(), 0)``, seeded with ``seed`` if given.
+
+    Raises:
+        colorlib.checkpoint.CheckpointError: the checkpoint is unreadable or was
+            written by another configuration; nothing was restored, the file is untouched.
+    """
+    if path is None or not resume or not path.exists():
+        if seed is not None:
+            seed_everything(seed)
+        return History(), 0
+    state = ckpt.load(path, map_location=device)
+    check_same_run(path, state, kind, networks, parts)
+    for name, net in networks.items():
+        ckpt.load_weights(net, state[name])
+    for name, part in parts.items():
+        if part is not None and state.get(name) is not None:
+            part.load_state_dict(state[name])
+    ckpt.set_rng_state(state["rng"])
+    if shuffler is not None and state.get("shuffler") is not None:
+        shuffler.set_state(state["shuffler"])
+    done = int(state["epoch"])
+    if verbose:
+        print(f"resumed from {path}: {done} epochs done, "
+              f"{'finished' if done >= epochs else 'continuing'}")
+    return History(list(state["history"])), done
+
+
+def check_same_run(path: Path, state: dict, kind: str, networks: dict[str, nn.Module],
+                   parts: dict[str, Any]) -> None:
+    """Refuse to resume from a checkpoint that another configuration wrote.
+
+    Compared: the format (fit, fit_gan or a model file), each network's build
+    record (name and arguments) and weight names and shapes, the optimizers'
+    parameter groups, and the classes of the optimizers and scheduler (recorded
+    by :func:`run_state`; older files lack them and skip that check).
+
+    Raises:
+        colorlib.checkpoint.CheckpointError: listing what differs and what to do.
+    """
+    found = state.get("format")
+    if found != kind:
+        writer = WRITERS.get(found, f"something else (format {found!r})")
+        _refuse(path, f"it was written by {writer}, not by {WRITERS[kind]}")
+    differences = []
+    for name, net in networks.items():
+        then, now = state.get(CONFIG_KEYS[name]), model_config(net)
+        if _build_record(then) != _build_record(now):
+            differences.append(f"{name}: the checkpoint holds {_describe_build(then)}, "
+                               f"not {_describe_build(now)}")
+        else:
+            differences += _weight_differences(name, state.get(name), net.state_dict())
+    if differences:  # other networks: their optimizers differ too, which says nothing new
+        _refuse(path, _other_configuration(differences))
+    classes = state.get("classes") or {}
+    for name, part in parts.items():
+        if name in classes and classes[name] != _class_name(part):
+            differences.append(f"{name}: {classes[name] or 'none'} then, "
+                               f"{_class_name(part) or 'none'} now")
+        elif hasattr(part, "param_groups") and isinstance(state.get(name), dict):
+            then_sizes = [len(g["params"]) for g in state[name].get("param_groups", [])]
+            now_sizes = [len(g["params"]) for g in part.param_groups]
+            if then_sizes != now_sizes:
+                differences.append(f"{name}: parameter groups of {then_sizes} tensors then, "
+                                   f"{now_sizes} now")
+    if differences:
+        _refuse(path, _other_configuration(differences))
+
+
+def _other_configuration(differences: list[str]) -> str:
+    return f"it was written by a different configuration ({'; '.join(differences)})"
+
+
+def _refuse(path: Path, reason: str) -> NoReturn:
+    raise ckpt.CheckpointError(
+        f"cannot resume from {path}: {reason}. To start this run afresh pass a new checkpoint "
+        f"path, or delete {path} if the earlier run is no longer needed. The file was left "
+        "untouched."
+    )
+
+
+def _class_name(part: Any) -> str | None:
+    return type(part).__name__ if part is not None else None
+
+
+def _build_record(config: Any) -> tuple | None:
+    """``(name, kwargs)`` of a ``models.build`` record, comparable with ``==``."""
+    if not isinstance(config, dict):
+        return None
+    return config.get("name"), dict(config.get("kwargs") or {})
+
+
+def _describe_build(config: Any) -> str:
+    record = _build_record(config)
+    if record is None:
+        return "an unnamed network (not from colorlib.models.build)"
+    return f"{record[0]!r} with {record[1]}"
+
+
+def _weight_differences(name: str, saved: Any, own: dict[str, torch.Tensor]) -> list[str]:
+    """What keeps the weights ``saved`` from fitting ``own`` (a state_dict), in short."""
+    if not isinstance(saved, dict):
+        return [f"{name}: the checkpoint has no {name} weights"]
+    missing = [k for k in own if k not in saved]
+    unexpected = [k for k in saved if k not in own]
+    shapes = [f"{k} {tuple(v.shape)} then, {tuple(own[k].shape)} now" for k, v in saved.items()
+              if k in own and isinstance(v, torch.Tensor) and v.shape != own[k].shape]
+    out = []
+    for what, items in (("shapes", shapes), ("weights missing from the checkpoint", missing),
+                        ("weights this network lacks", unexpected)):
+        if items:
+            more = f" and {len(items) - _MAX_LISTED} more" if len(items) > _MAX_LISTED else ""
+            out.append(f"{name} {what}: {', '.join(items[:_MAX_LISTED])}{more}")
+    return out
 
 
 def optimizer_step(optimizer, scaler, loss: torch.Tensor, params, grad_clip: float | None) -> None:

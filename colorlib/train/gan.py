@@ -2,9 +2,10 @@
 
 The generator maps the input ``x`` (L or Y) to a prediction of ``y`` (ab or UV);
 the discriminator scores a pair ``D(x, y)`` with logits (one per image or one
-per patch).  Each batch (:func:`gan_step`): ``d_steps`` discriminator updates on
-(real, fake) pairs, then ``g_steps`` generator updates on the adversarial loss
-plus ``recon_weight`` times a reconstruction loss (L1 for pix2pix).
+per patch).  Each batch (:class:`GANStep`, or :func:`gan_step` in one call):
+``d_steps`` discriminator updates on (real, fake) pairs, then ``g_steps``
+generator updates on the adversarial loss plus ``recon_weight`` times a
+reconstruction loss (L1 for pix2pix).
 
 As in the reference pix2pix code, the generator runs once per batch: its output
 is shown (detached) to the discriminator, and the same output, still attached
@@ -24,21 +25,19 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .. import checkpoint as ckpt
-from ..runtime import device as pick_device
-from ..runtime import seed_everything
 from .common import (
     History,
     Precision,
     batch_size,
     check_finite,
-    choose_precision,
     loader_generator,
-    model_config,
     optimizer_step,
+    place,
     prepare_checkpoint,
+    run_state,
     save_state,
     show_progress,
+    start_or_resume,
     to_device,
     unwrap,
 )
@@ -67,6 +66,109 @@ def default_recon_loss(generator: nn.Module) -> Callable:
     return getattr(unwrap(generator), "reconstruction_loss", F.l1_loss)
 
 
+#: the numbers one training step reports, in the order fit_gan sums them
+LOGGED = ("d_loss", "g_loss", "recon", "d_real", "d_fake")
+
+
+class GANStep:
+    """One batch of adversarial training, set up once for a whole run.
+
+    Holds what does not change from batch to batch (the networks, optimizers,
+    scalers, trainable-parameter lists, loss settings); calling it trains on one
+    batch: ``d_steps`` D updates, then ``g_steps`` G updates.  :func:`fit_gan`
+    builds one and calls it for every batch; :func:`gan_step` is the one-call form.
+
+    Args:
+        generator, discriminator: ``G(x) -> y_fake`` and ``D(x, y) -> logits``.
+        g_optimizer, d_optimizer: their optimizers.
+        precision: from :func:`colorlib.train.choose_precision` (autocast dtype).
+        g_scaler, d_scaler: gradient scalers (None: ``precision.scaler()``, fresh).
+        loss, recon_loss, recon_weight, d_steps, g_steps, label_smoothing, grad_clip:
+            as in :func:`fit_gan` (``recon_loss=None``: :func:`default_recon_loss`).
+
+    The parameters that train are listed once, here: freeze or unfreeze layers
+    before building a step, as before building the optimizers.
+    """
+
+    def __init__(self, generator: nn.Module, discriminator: nn.Module,
+                 g_optimizer: torch.optim.Optimizer, d_optimizer: torch.optim.Optimizer,
+                 precision: Precision, *, g_scaler: torch.amp.GradScaler | None = None,
+                 d_scaler: torch.amp.GradScaler | None = None, loss: str = "bce",
+                 recon_loss: Callable | None = None, recon_weight: float = 100.0,
+                 d_steps: int = 1, g_steps: int = 1, label_smoothing: float = 0.0,
+                 grad_clip: float | None = None):
+        self.generator, self.discriminator = generator, discriminator
+        self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
+        self.precision = precision
+        self.g_scaler = g_scaler or precision.scaler()
+        self.d_scaler = d_scaler or precision.scaler()
+        self.loss, self.label_smoothing = loss, label_smoothing
+        self.recon_loss = recon_loss or default_recon_loss(generator)
+        self.recon_weight, self.grad_clip = recon_weight, grad_clip
+        self.d_steps, self.g_steps = d_steps, g_steps
+        self.g_params = [p for p in generator.parameters() if p.requires_grad]
+        self.d_params = [p for p in discriminator.parameters() if p.requires_grad]
+        self.answer = torch.sigmoid if loss == "bce" else _identity
+        self._zero: torch.Tensor | None = None
+
+    def zero(self, device: torch.device) -> torch.Tensor:
+        """A scalar 0 on ``device``, made once (what is reported for a term not computed)."""
+        if self._zero is None or self._zero.device != device:
+            self._zero = torch.zeros((), device=device)
+        return self._zero
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor, *, pretraining: bool = False,
+                 epoch: int = 0, step: int = 0) -> dict[str, torch.Tensor]:
+        """Train on the batch ``(x, y)``; see :func:`gan_step` for the arguments and result."""
+        precision, loss = self.precision, self.loss
+        generator, discriminator = self.generator, self.discriminator
+        zero = self.zero(x.device)
+        out = dict.fromkeys(LOGGED, zero)
+
+        with precision.autocast():
+            fake = generator(x)
+        if not pretraining:
+            for _ in range(self.d_steps):
+                with precision.autocast():
+                    real_logits = discriminator(x, y).float()
+                    fake_logits = discriminator(x, fake.detach()).float()
+                d_loss = 0.5 * (gan_loss(real_logits, True, loss, self.label_smoothing)
+                                + gan_loss(fake_logits, False, loss))
+                check_finite(d_loss, "the discriminator loss", epoch, step)
+                optimizer_step(self.d_optimizer, self.d_scaler, d_loss, self.d_params,
+                               self.grad_clip)
+            out["d_loss"] = d_loss.detach()
+            out["d_real"] = self.answer(real_logits.detach()).mean()
+            out["d_fake"] = self.answer(fake_logits.detach()).mean()
+
+        weight = self.recon_weight or (1.0 if pretraining else 0.0)
+        for p in self.d_params:  # D is only a judge here: no gradients for its weights
+            p.requires_grad_(False)
+        try:
+            for k in range(self.g_steps):
+                if k > 0:  # a second G step needs the output of the updated generator
+                    with precision.autocast():
+                        fake = generator(x)
+                with precision.autocast():
+                    adv = zero if pretraining else gan_loss(discriminator(x, fake).float(),
+                                                            True, loss)
+                recon = self.recon_loss(fake.float(), y)
+                g_total = weight * recon + adv
+                check_finite(g_total, "the generator loss", epoch, step)
+                optimizer_step(self.g_optimizer, self.g_scaler, g_total, self.g_params,
+                               self.grad_clip)
+        finally:
+            for p in self.d_params:
+                p.requires_grad_(True)
+        out["g_loss"] = adv.detach()
+        out["recon"] = recon.detach()
+        return out
+
+
+def _identity(t: torch.Tensor) -> torch.Tensor:
+    return t
+
+
 def gan_step(generator: nn.Module, discriminator: nn.Module, x: torch.Tensor,
              y: torch.Tensor, g_optimizer: torch.optim.Optimizer,
              d_optimizer: torch.optim.Optimizer, precision: Precision, *,
@@ -78,9 +180,10 @@ def gan_step(generator: nn.Module, discriminator: nn.Module, x: torch.Tensor,
              step: int = 0) -> dict[str, torch.Tensor]:
     """One batch of adversarial training: ``d_steps`` D updates, then ``g_steps`` G updates.
 
-    The loop body of :func:`fit_gan`, public so that benchmarks time exactly what
-    training runs.  ``x`` and ``y`` must already be on the device (and in the memory
-    format) of ``precision``; both networks in train mode.
+    The loop body of :func:`fit_gan` in one call (``fit_gan`` builds a
+    :class:`GANStep` once and calls it for every batch, which saves listing the
+    parameters again each time).  ``x`` and ``y`` must already be on the device
+    (and in the memory format) of ``precision``; both networks in train mode.
 
     Args:
         generator, discriminator: ``G(x) -> y_fake`` and ``D(x, y) -> logits``.
@@ -94,58 +197,20 @@ def gan_step(generator: nn.Module, discriminator: nn.Module, x: torch.Tensor,
         epoch, step: where training is, for the message when a loss is not finite.
 
     Returns:
-        detached scalar tensors: ``d_loss``, ``g_loss`` (the adversarial term),
-        ``recon``, and ``d_real`` / ``d_fake``, the discriminator's mean answer on
-        real and fake pairs (a probability for ``"bce"``, the raw score for
-        ``"lsgan"``); the discriminator's entries are 0 while pretraining.
+        detached scalar tensors (:data:`LOGGED`): ``d_loss``, ``g_loss`` (the
+        adversarial term), ``recon``, and ``d_real`` / ``d_fake``, the
+        discriminator's mean answer on real and fake pairs (a probability for
+        ``"bce"``, the raw score for ``"lsgan"``); the discriminator's entries are
+        0 while pretraining (one shared zero tensor: do not modify it in place).
 
     Raises:
         FloatingPointError: a loss is NaN or infinite (before any update with it).
     """
-    g_scaler = g_scaler or precision.scaler()
-    d_scaler = d_scaler or precision.scaler()
-    recon_loss = recon_loss or default_recon_loss(generator)
-    g_params = [p for p in generator.parameters() if p.requires_grad]
-    d_params = [p for p in discriminator.parameters() if p.requires_grad]
-    zero = torch.zeros((), device=x.device)
-    out = {"d_loss": zero, "g_loss": zero, "recon": zero, "d_real": zero, "d_fake": zero}
-    answer = torch.sigmoid if loss == "bce" else (lambda t: t)
-
-    with precision.autocast():
-        fake = generator(x)
-    if not pretraining:
-        for _ in range(d_steps):
-            with precision.autocast():
-                real_logits = discriminator(x, y).float()
-                fake_logits = discriminator(x, fake.detach()).float()
-            d_loss = 0.5 * (gan_loss(real_logits, True, loss, label_smoothing)
-                            + gan_loss(fake_logits, False, loss))
-            check_finite(d_loss, "the discriminator loss", epoch, step)
-            optimizer_step(d_optimizer, d_scaler, d_loss, d_params, grad_clip)
-        out["d_loss"] = d_loss.detach()
-        out["d_real"] = answer(real_logits.detach()).mean()
-        out["d_fake"] = answer(fake_logits.detach()).mean()
-
-    weight = recon_weight or (1.0 if pretraining else 0.0)
-    for p in d_params:  # D is only a judge here: no gradients for its weights
-        p.requires_grad_(False)
-    try:
-        for k in range(g_steps):
-            if k > 0:  # a second G step needs the output of the updated generator
-                with precision.autocast():
-                    fake = generator(x)
-            with precision.autocast():
-                adv = zero if pretraining else gan_loss(discriminator(x, fake).float(), True, loss)
-            recon = recon_loss(fake.float(), y)
-            g_total = weight * recon + adv
-            check_finite(g_total, "the generator loss", epoch, step)
-            optimizer_step(g_optimizer, g_scaler, g_total, g_params, grad_clip)
-    finally:
-        for p in d_params:
-            p.requires_grad_(True)
-    out["g_loss"] = adv.detach()
-    out["recon"] = recon.detach()
-    return out
+    run_step = GANStep(generator, discriminator, g_optimizer, d_optimizer, precision,
+                       g_scaler=g_scaler, d_scaler=d_scaler, loss=loss, recon_loss=recon_loss,
+                       recon_weight=recon_weight, d_steps=d_steps, g_steps=g_steps,
+                       label_smoothing=label_smoothing, grad_clip=grad_clip)
+    return run_step(x, y, pretraining=pretraining, epoch=epoch, step=step)
 
 
 def fit_gan(generator: nn.Module, discriminator: nn.Module, train_loader: Iterable,
@@ -181,9 +246,15 @@ def fit_gan(generator: nn.Module, discriminator: nn.Module, train_loader: Iterab
         sample_batch: a fixed ``(x, y)`` batch; with ``samples_dir`` a grid
             (gray / generated / truth) is saved there after every epoch.
         checkpoint / resume / seed / amp / channels_last / grad_clip: as in :func:`fit`;
-            the two networks get separate grad scalers.
+            the two networks get separate grad scalers.  ``resume`` refuses a
+            checkpoint that another configuration wrote (other networks, weight
+            shapes or optimizer classes, or fit), and leaves it untouched.
+        progress: as in :func:`fit`; the running means on the bar refresh about once a
+            second (each refresh waits for the device).
 
     Raises:
+        colorlib.checkpoint.CheckpointError: ``resume`` found a checkpoint from another
+            configuration (the message says what differs).
         FloatingPointError: a loss became NaN or infinite (message gives epoch and step).
     """
     progress = show_progress(progress)
@@ -192,67 +263,54 @@ def fit_gan(generator: nn.Module, discriminator: nn.Module, train_loader: Iterab
     if not 0 <= label_smoothing < 1:
         raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
     recon_loss = recon_loss or default_recon_loss(generator)
-    dev = torch.device(device) if device is not None else pick_device(verbose=False)
-    precision = choose_precision(dev, amp, channels_last)
-    for net in (generator, discriminator):
-        net.to(dev)
-        if precision.channels_last:
-            net.to(memory_format=torch.channels_last)
+    precision = place((generator, discriminator), device, amp, channels_last)
     g_opt = g_optimizer or torch.optim.Adam(
         [p for p in generator.parameters() if p.requires_grad], lr=lr, betas=betas)
     d_opt = d_optimizer or torch.optim.Adam(
         [p for p in discriminator.parameters() if p.requires_grad], lr=lr, betas=betas)
     g_scaler, d_scaler = precision.scaler(), precision.scaler()
-    history = History()
-    start = 0
     path = prepare_checkpoint(checkpoint, resume)
     shuffler = loader_generator(train_loader)
-
-    if path is not None and resume and path.exists():
-        state = ckpt.load(path, map_location=dev)
-        ckpt.load_weights(unwrap(generator), state["generator"])
-        ckpt.load_weights(unwrap(discriminator), state["discriminator"])
-        g_opt.load_state_dict(state["g_optimizer"])
-        d_opt.load_state_dict(state["d_optimizer"])
-        g_scaler.load_state_dict(state["g_scaler"])
-        d_scaler.load_state_dict(state["d_scaler"])
-        history = History(list(state["history"]))
-        start = int(state["epoch"])
-        ckpt.set_rng_state(state["rng"])
-        if shuffler is not None and state.get("shuffler") is not None:
-            shuffler.set_state(state["shuffler"])
-        if verbose:
-            done = "finished" if start >= epochs else "continuing"
-            print(f"resumed from {path}: {start} epochs done, {done}")
-    elif seed is not None:
-        seed_everything(seed)
+    networks = {"generator": unwrap(generator), "discriminator": unwrap(discriminator)}
+    parts = {"g_optimizer": g_opt, "d_optimizer": d_opt, "g_scaler": g_scaler,
+             "d_scaler": d_scaler}
+    history, start = start_or_resume(
+        path, resume, kind="colorlib-gan-1", networks=networks, parts=parts,
+        device=precision.device, shuffler=shuffler, seed=seed, epochs=epochs, verbose=verbose)
+    train_step = GANStep(generator, discriminator, g_opt, d_opt, precision, g_scaler=g_scaler,
+                         d_scaler=d_scaler, loss=loss, recon_loss=recon_loss,
+                         recon_weight=recon_weight, d_steps=d_steps, g_steps=g_steps,
+                         label_smoothing=label_smoothing, grad_clip=grad_clip)
 
     for epoch in range(start + 1, epochs + 1):
         t0 = time.perf_counter()
         pretraining = epoch <= pretrain_epochs
         generator.train()
         discriminator.train()
-        sums = {"d_loss": 0.0, "g_loss": 0.0, "recon": 0.0, "d_real": 0.0, "d_fake": 0.0}
+        # the LOGGED values times batch sizes, summed on the device: reading a number
+        # back waits for the device, so that happens once an epoch (and once a second
+        # for the progress bar), not five times a batch
+        sums = torch.zeros(len(LOGGED), dtype=_sum_dtype(precision.device),
+                           device=precision.device)
         count = 0
+        next_refresh = 0.0
         bar = tqdm(train_loader, desc=f"{'pretrain' if pretraining else 'gan'} {epoch}/{epochs}",
                    leave=False, disable=not progress)
         for i, batch in enumerate(bar, 1):
             x, y = to_device(batch, precision)
             n = batch_size(batch)
-            values = gan_step(generator, discriminator, x, y, g_opt, d_opt, precision,
-                              g_scaler=g_scaler, d_scaler=d_scaler, loss=loss,
-                              recon_loss=recon_loss, recon_weight=recon_weight, d_steps=d_steps,
-                              g_steps=g_steps, label_smoothing=label_smoothing,
-                              pretraining=pretraining, grad_clip=grad_clip, epoch=epoch, step=i)
-            for k, v in values.items():
-                sums[k] += float(v) * n
+            values = train_step(x, y, pretraining=pretraining, epoch=epoch, step=i)
+            sums.add_(torch.stack([values[k] for k in LOGGED]), alpha=n)
             count += n
-            bar.set_postfix(d=f"{sums['d_loss'] / count:.3f}", g=f"{sums['g_loss'] / count:.3f}",
-                            recon=f"{sums['recon'] / count:.3g}")
+            if progress and time.monotonic() >= next_refresh:
+                means = dict(zip(LOGGED, (sums / count).tolist()))
+                bar.set_postfix(d=f"{means['d_loss']:.3f}", g=f"{means['g_loss']:.3f}",
+                                recon=f"{means['recon']:.3g}")
+                next_refresh = time.monotonic() + 1.0
         if count == 0:
             raise ValueError("the training loader yielded no batches; is the dataset empty?")
         record = {"epoch": epoch, "phase": 0.0 if pretraining else 1.0,
-                  **{k: v / count for k, v in sums.items()}}
+                  **dict(zip(LOGGED, (sums / count).tolist()))}
         if val_loader is not None:
             scores = evaluate(generator, val_loader, recon_loss, metrics, precision=precision)
             record.update({f"val_{k}" if k == "loss" else k: v for k, v in scores.items()})
@@ -266,23 +324,19 @@ def fit_gan(generator: nn.Module, discriminator: nn.Module, train_loader: Iterab
         if sample_batch is not None and samples_dir is not None:
             save_samples(generator, sample_batch, Path(samples_dir) / f"epoch_{epoch:03d}.png")
         if path is not None:
-            save_state(path, {
-                "format": "colorlib-gan-1",
-                "config": model_config(unwrap(generator)),
-                "model": unwrap(generator).state_dict(),
-                "generator": unwrap(generator).state_dict(),
-                "discriminator": unwrap(discriminator).state_dict(),
-                "discriminator_config": model_config(unwrap(discriminator)),
-                "g_optimizer": g_opt.state_dict(), "d_optimizer": d_opt.state_dict(),
-                "g_scaler": g_scaler.state_dict(), "d_scaler": d_scaler.state_dict(),
-                "epoch": epoch, "history": history.records,
-                "shuffler": shuffler.get_state() if shuffler is not None else None,
-            })
+            state = run_state("colorlib-gan-1", networks, parts, epoch, history, shuffler)
+            state["model"] = state["generator"]  # what load_model and evaluate read
+            save_state(path, state)
         if on_epoch_end is not None:
             on_epoch_end(epoch, record)
     generator.eval()
     discriminator.eval()
     return history
+
+
+def _sum_dtype(device: torch.device) -> torch.dtype:
+    """float64 for running sums (as exact as Python floats), float32 on MPS (no float64)."""
+    return torch.float32 if device.type == "mps" else torch.float64
 
 
 def save_samples(generator: nn.Module, batch: tuple, path: Path, max_images: int = 6) -> Path:

@@ -17,9 +17,6 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .. import checkpoint as ckpt
-from ..runtime import device as pick_device
-from ..runtime import seed_everything
 from .common import (
     History,
     Precision,
@@ -27,11 +24,13 @@ from .common import (
     check_finite,
     choose_precision,
     loader_generator,
-    model_config,
     optimizer_step,
+    place,
     prepare_checkpoint,
+    run_state,
     save_state,
     show_progress,
+    start_or_resume,
     to_device,
     unwrap,
 )
@@ -96,7 +95,9 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
             scaler, scheduler, history and RNG states).  An existing file is never
             overwritten unless ``resume=True``.
         resume: continue from ``checkpoint`` if it exists: the final weights equal
-            those of an uninterrupted run (same seed, CPU).
+            those of an uninterrupted run (same seed, CPU).  A checkpoint that another
+            configuration wrote (another model, other arguments or weight shapes,
+            another optimizer or scheduler class, or fit_gan) is refused, untouched.
         seed: seeds Python, NumPy and torch at the start of a fresh run.
         progress: tqdm progress bars; ``None`` = on unless ``COLORLIB_PROGRESS=0``
             (set for the quick-mode runs behind the book, whose pages stay clean).
@@ -104,41 +105,28 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
         is_main: ``False`` on the other processes of a distributed run (rank != 0):
             they resume from ``checkpoint`` like rank 0 but never write it, and
             print nothing (see :mod:`colorlib.distributed`).
+
+    Raises:
+        FileExistsError: ``checkpoint`` exists and ``resume`` is False.
+        colorlib.checkpoint.CheckpointError: ``resume`` found a checkpoint from
+            another configuration (the message says what differs).
+        FloatingPointError: the loss became NaN or infinite (message gives epoch and step).
     """
     progress = show_progress(progress) and is_main
     verbose = verbose and is_main
     if epochs < 0:
         raise ValueError(f"epochs must be >= 0, got {epochs}")
-    dev = torch.device(device) if device is not None else pick_device(verbose=False)
-    precision = choose_precision(dev, amp, channels_last)
-    model.to(dev)
-    if precision.channels_last:
-        model.to(memory_format=torch.channels_last)
+    precision = place([model], device, amp, channels_last)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = optimizer or torch.optim.Adam(params, lr=lr)
     scaler = precision.scaler()
-    history = History()
-    start_epoch = 0
     path = prepare_checkpoint(checkpoint, resume)
     shuffler = loader_generator(train_loader)
-
-    if path is not None and resume and path.exists():
-        state = ckpt.load(path, map_location=dev)
-        ckpt.load_weights(unwrap(model), state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scaler.load_state_dict(state["scaler"])
-        if scheduler is not None and state.get("scheduler") is not None:
-            scheduler.load_state_dict(state["scheduler"])
-        history = History(list(state["history"]))
-        start_epoch = int(state["epoch"])
-        ckpt.set_rng_state(state["rng"])
-        if shuffler is not None and state.get("shuffler") is not None:
-            shuffler.set_state(state["shuffler"])
-        if verbose:
-            done = "finished" if start_epoch >= epochs else "continuing"
-            print(f"resumed from {path}: {start_epoch} epochs done, {done}")
-    elif seed is not None:
-        seed_everything(seed)
+    networks = {"model": unwrap(model)}
+    parts = {"optimizer": optimizer, "scaler": scaler, "scheduler": scheduler}
+    history, start_epoch = start_or_resume(
+        path, resume, kind="colorlib-train-1", networks=networks, parts=parts,
+        device=precision.device, shuffler=shuffler, seed=seed, epochs=epochs, verbose=verbose)
 
     for epoch in range(start_epoch + 1, epochs + 1):
         t0 = time.perf_counter()
@@ -170,17 +158,8 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
         if verbose:
             print(" ".join(_fmt(k, v) for k, v in record.items()))
         if path is not None and is_main:
-            save_state(path, {
-                "format": "colorlib-train-1",
-                "config": model_config(unwrap(model)),
-                "model": unwrap(model).state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scaler": scaler.state_dict(),
-                "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                "epoch": epoch,
-                "history": history.records,
-                "shuffler": shuffler.get_state() if shuffler is not None else None,
-            })
+            save_state(path, run_state("colorlib-train-1", networks, parts, epoch, history,
+                                       shuffler))
         if on_epoch_end is not None:
             on_epoch_end(epoch, record)
     model.eval()
