@@ -2,8 +2,11 @@
 
 Submodules (import what you need): ``color`` (RGB <-> Lab / YUV / gray),
 ``data`` (sample, synthetic and real datasets), ``models`` (one family per
-file), ``train`` (``fit``), ``checkpoint``, ``pretrained``, ``metrics``,
-``viz``, ``checks``.  :func:`device` picks the best available hardware.
+file), ``train`` (``fit``, ``fit_gan``), ``losses``, ``quantize`` (the ab bins
+of week 6), ``checkpoint``, ``pretrained``, ``metrics``, ``viz``, ``widgets``,
+``evaluate`` and ``study`` (week 9), ``memory`` (peak memory of a training
+step), ``files`` (safe writes), ``imageio``, ``checks`` (the exercises' checks).
+:func:`device` picks the best available hardware.
 """
 
 from .runtime import device, quick_mode, runs_dir, seed_everything

@@ -427,11 +427,15 @@ def _train(args, kwargs: dict, env) -> int:
     common = dict(epochs=args.epochs, device=env.device, checkpoint=out / CHECKPOINT,
                   resume=True, seed=args.seed, on_epoch_end=log, verbose=env.is_main,
                   progress=None if env.is_main else False)
-    if gan:
-        history = fit_gan(model, discriminator, loader, val_loader, lr=lr, **common)
-    else:
-        history = fit(net, loader, val_loader, loss_fn=loss_fn, lr=lr, is_main=env.is_main,
-                      **common)
+    try:
+        if gan:
+            history = fit_gan(model, discriminator, loader, val_loader, lr=lr, **common)
+        else:
+            history = fit(net, loader, val_loader, loss_fn=loss_fn, lr=lr,
+                          is_main=env.is_main, **common)
+    except ckpt.CheckpointError as e:  # e.g. checkpoint.pt is from another configuration
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        raise TrainUsageError(" ".join(lines)) from e
     if env.is_main:  # fit's history is the one in the checkpoint it wrote last
         ckpt.save_model(out / MODEL, model, epochs=len(history), history=history.records,
                         settings=settings)

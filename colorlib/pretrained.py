@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import checkpoint
+from .files import atomic_write
 
 TIMEOUT_S = 30  # seconds without data before a download is given up
 _CHUNK = 1 << 20  # 1 MiB
@@ -172,11 +172,9 @@ def fetch(name: str, progress: bool = True, offline: bool | None = None) -> Path
     if _offline(offline):
         raise WeightsError(_how_to_get(w, "offline mode (offline=True or COLORLIB_OFFLINE=1) "
                                           "never uses the network"))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{w.filename}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            actual = _download(w, out, progress)
+    # the file appears under its name only once complete and verified
+    with atomic_write(path, "wb") as out:
+        actual = _download(w, out, progress)
         if not actual.startswith(w.sha256):
             raise WeightsError(
                 f"the download of {w.name!r} from {w.url} has the wrong SHA-256: expected "
@@ -184,11 +182,6 @@ def fetch(name: str, progress: bool = True, offline: bool | None = None) -> Path
                 "have sent an error page or a different version; try again later, or fetch "
                 f"the file by hand and put it in {path.parent}."
             )
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
     _remember(path, actual)
     return path
 
@@ -211,8 +204,6 @@ def _download(w: Weights, out, progress: bool) -> str:
             if total is not None and received != total:
                 raise WeightsError(_how_to_get(
                     w, f"the connection closed after {received} of {total} bytes"))
-        out.flush()
-        os.fsync(out.fileno())
     except (urllib.error.URLError, OSError, HTTPException, ValueError) as e:
         reason = getattr(e, "reason", None) or e
         raise WeightsError(_how_to_get(w, f"{type(e).__name__}: {reason}")) from e

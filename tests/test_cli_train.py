@@ -55,7 +55,12 @@ def test_trains_and_writes_model_checkpoint_and_history(tmp_path, capsys):
     assert model.config == {"name": "tiny", "kwargs": {"width": 4}}
     assert model.colorize(torch.rand(1, 1, 16, 16)).shape == (1, 3, 16, 16)
     rows = history_rows(out)
-    assert [r["epoch"] for r in rows] == ["1", "2"] and float(rows[1]["val_loss"]) > 0
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    # the CSV log holds exactly the losses fit measured (and model.pt records)
+    recorded = checkpoint.load(out / "model.pt")["history"]
+    for row, record in zip(rows, recorded, strict=True):
+        for key in ("train_loss", "val_loss"):
+            assert float(row[key]) == pytest.approx(record[key], rel=1e-12)
     assert json.loads((out / "run.json").read_text())["batch_size"] == 8
     assert "training tiny" in capsys.readouterr().out
 
@@ -85,6 +90,20 @@ def test_resume_with_other_settings_is_refused(tmp_path, capsys):
                  "--batch-size", "4", "--model-kwargs", "width=4", "--epochs", "2",
                  "--out", str(out), "--resume"]) == 2
     assert "batch_size: 8 then, 4 now" in one_error_line(capsys)
+
+
+def test_resume_of_another_model_without_run_json_is_one_error_line(tmp_path, capsys):
+    # without run.json only fit itself can tell that the checkpoint is of another model
+    out = tmp_path / "run"
+    assert train(out) == 0
+    (out / "run.json").unlink()
+    before = (out / "checkpoint.pt").read_bytes()
+    capsys.readouterr()
+    assert main(["train", "tiny", *BASE, "--model-kwargs", "width=8", "--epochs", "2",
+                 "--out", str(out), "--resume"]) == 2
+    line = one_error_line(capsys)
+    assert "width" in line and str(out) in line
+    assert (out / "checkpoint.pt").read_bytes() == before
 
 
 def test_resume_on_an_empty_folder_starts_and_history_gaps_are_filled(tmp_path):
