@@ -1,6 +1,6 @@
 """Benchmark: one training step of each course GAN, fp32 against faster variants.
 
-Times :func:`colorlib.train.gan_step`, the loop body of :func:`colorlib.train.fit_gan`
+Times :class:`colorlib.train.GANStep`, the loop body of :func:`colorlib.train.fit_gan`
 (one discriminator update on real and generated pairs, one generator update on the
 adversarial loss + 100 x L1), for both GANs of the course at batch 16 and 64 x 64:
 
@@ -35,7 +35,7 @@ import time
 import torch
 
 from colorlib import models
-from colorlib.train import gan_step
+from colorlib.train import GANStep
 from colorlib.train.common import Precision
 
 MODELS = ("pix2pix", "cgan")
@@ -98,9 +98,12 @@ def time_step(name: str, variant: tuple, device: torch.device, batch: int, size:
     precision = Precision(device, dtype, scaled, channels_last)
     g_scaler, d_scaler = precision.scaler(), precision.scaler()
 
+    # built once, as fit_gan does
+    step_fn = GANStep(G, D, g_opt, d_opt, precision, g_scaler=g_scaler, d_scaler=d_scaler,
+                      recon_weight=100.0)
+
     def step():
-        gan_step(G, D, x, y, g_opt, d_opt, precision, g_scaler=g_scaler, d_scaler=d_scaler,
-                 recon_weight=100.0)
+        step_fn(x, y)
 
     for _ in range(warmup):
         step()

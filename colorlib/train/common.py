@@ -142,8 +142,12 @@ def batch_size(batch: Any) -> int:
     return len(first)
 
 
-def check_finite(value: torch.Tensor, what: str, epoch: int, step: int) -> None:
-    """Stop with the step number when a loss becomes NaN or infinite."""
+def check_finite(value: torch.Tensor, what: str, epoch: int, step: int) -> float:
+    """``float(value)``; stops with the step number when a loss becomes NaN or infinite.
+
+    (Reading a CUDA tensor's value waits for the GPU: callers reuse the returned number
+    rather than reading the loss a second time.)
+    """
     v = float(value.detach())
     if not math.isfinite(v):
         raise FloatingPointError(
@@ -151,6 +155,7 @@ def check_finite(value: torch.Tensor, what: str, epoch: int, step: int) -> None:
             "checkpoint is not overwritten with broken weights. Try a lower learning rate, "
             "gradient clipping (grad_clip=1.0), or check the data for NaN values."
         )
+    return v
 
 
 def loader_generator(loader: Any) -> torch.Generator | None:

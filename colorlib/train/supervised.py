@@ -139,10 +139,10 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
             with precision.autocast():
                 pred = model(x)
             loss = loss_fn(pred.float(), y)
-            check_finite(loss, "the training loss", epoch, step)
+            value = check_finite(loss, "the training loss", epoch, step)
             optimizer_step(optimizer, scaler, loss, params, grad_clip)
             n = batch_size(batch)
-            total += float(loss.detach()) * n
+            total += value * n
             count += n
             bar.set_postfix(loss=f"{total / count:.4g}")
         if count == 0:
