@@ -116,7 +116,13 @@ def alpha_network(fn) -> None:
         fail(what, f"L of shape {tuple(L.shape)} gave {tuple(got.shape)}, expected "
                    f"{tuple(expected.shape)}: put one upsampling before each of the last three "
                    "convs")
-    if bool((got >= 0).all()) and bool((expected < 0).any()):
+    # pull the last conv's output below 0: a tanh passes that on, a ReLU clips it to 0
+    # (whatever the random weights: the outputs alone may all be positive by chance)
+    pulled = copy.deepcopy(net)
+    with torch.no_grad():
+        _convs(pulled)[-1].bias.fill_(-3.0)
+        low = pulled(L.clone())
+    if bool((low >= 0).all()):
         fail(what, "the output is never negative, but a and b are: end with nn.Tanh() "
                    "(not ReLU) after the last conv")
     # push the last conv's output far from 0: only a tanh keeps it inside [-1, 1]
