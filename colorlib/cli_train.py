@@ -205,7 +205,7 @@ def build_model(name: str, kwargs: dict, size: int):
         model = models.build(name, **kwargs)
     except TypeError as e:
         raise TrainUsageError(f"cannot build {name} with {kwargs}: {e}; it takes "
-                              f"{', '.join(_parameters(name)) or 'no arguments'}") from e
+                              f"{', '.join(models.arguments(name)) or 'no arguments'}") from e
     except ValueError as e:
         raise TrainUsageError(f"cannot build {name} with {kwargs}: {e}") from e
     if not isinstance(model, Colorizer):
@@ -219,7 +219,9 @@ def build_model(name: str, kwargs: dict, size: int):
 
 def _with_size(name: str, kwargs: dict, size: int) -> dict:
     """``kwargs`` with ``--size`` filled in for the builder's ``image_size`` / ``size``."""
-    params = _parameters(name)
+    from . import models
+
+    params = models.arguments(name)
     for arg in SIZE_ARGUMENTS:
         if arg in params and arg not in kwargs:
             kwargs = {**kwargs, arg: size}
@@ -229,13 +231,6 @@ def _with_size(name: str, kwargs: dict, size: int) -> dict:
     return kwargs
 
 
-def _parameters(name: str) -> list[str]:
-    """The keyword arguments of the registry builder ``name``."""
-    import inspect
-
-    from . import models
-
-    return list(inspect.signature(models._BUILDERS[name]).parameters)
 
 
 def loss_for(model, train_pairs):

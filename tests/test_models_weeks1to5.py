@@ -10,7 +10,7 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
-from colorlib import color
+from colorlib import color, models
 from colorlib.models import build, count_parameters
 from colorlib.models import fusion as fusion_module
 from colorlib.models.autoencoder import Autoencoder
@@ -26,6 +26,14 @@ from colorlib.models.wallner import AlphaColorizer, BetaColorizer
 # ---------------------------------------------------------------------------
 # Week 1-2: MNIST
 # ---------------------------------------------------------------------------
+
+
+def test_registry_lists_each_builders_arguments():
+    assert "tiny" in models.available() and "hypercolumns" in models.available()
+    assert "width" in models.arguments("tiny")
+    assert {"efficient", "tile_rows"} <= set(models.arguments("hypercolumns"))
+    with pytest.raises(ValueError, match="unknown model 'nosuch'; choose one of .*tiny"):
+        models.arguments("nosuch")
 
 
 def test_mnist_cnn_shape_and_parameter_count():

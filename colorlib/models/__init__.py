@@ -34,12 +34,23 @@ def available() -> list[str]:
 
 def build(name: str, **kwargs) -> nn.Module:
     """Build the course model called ``name`` with ``kwargs``; records both on the model."""
+    model = _builder(name)(**kwargs)
+    model.config = {"name": name, "kwargs": dict(kwargs)}
+    return model
+
+
+def arguments(name: str) -> list[str]:
+    """The names of the keyword arguments ``build(name, ...)`` accepts, in order."""
+    import inspect
+
+    return list(inspect.signature(_builder(name)).parameters)
+
+
+def _builder(name: str) -> Callable[..., nn.Module]:
     _import_all()
     if name not in _BUILDERS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(sorted(_BUILDERS))}")
-    model = _BUILDERS[name](**kwargs)
-    model.config = {"name": name, "kwargs": dict(kwargs)}
-    return model
+    return _BUILDERS[name]
 
 
 def _import_all() -> None:
@@ -51,4 +62,4 @@ def _import_all() -> None:
             importlib.import_module(f"{__name__}.{info.name}")
 
 
-__all__ = ["Colorizer", "available", "build", "count_parameters", "register"]
+__all__ = ["Colorizer", "arguments", "available", "build", "count_parameters", "register"]
