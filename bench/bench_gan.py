@@ -120,7 +120,7 @@ def time_step(name: str, variant: tuple, device: torch.device, batch: int, size:
 
 
 def run(device: str = "cpu", batch: int = 16, size: int = 64, steps: int = 3,
-        repeats: int = 1, warmup: int | None = None, base: int = 64, width: float = 1.0,
+        repeats: int = 3, warmup: int | None = None, base: int = 64, width: float = 1.0,
         which: tuple[str, ...] = MODELS, threads: int | None = 1, tf32: bool | None = None,
         seed: int = 0) -> dict:
     """Time every variant of every GAN; returns ``{"rows": [...], ...}``.
@@ -194,7 +194,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--steps", type=int, default=3, help="timed steps per round")
-    parser.add_argument("--repeats", type=int, default=1, help="rounds; the best is kept")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds; the best is kept")
     parser.add_argument("--warmup", type=int, default=None,
                         help="untimed steps first (default: 1 on the CPU, 10 on CUDA)")
     parser.add_argument("--base", type=int, default=64, help="pix2pix first-layer channels")

@@ -43,12 +43,11 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import json
 import re
 from pathlib import Path
 
-from .files import append_synced, atomic_write
+from .files import append_csv_row, atomic_write
 
 #: ``--data`` choices (``folder:PATH`` takes a path after the colon)
 DATASETS = ("samples", "synthetic", "cifar10", "imagenette", "lfw", "folder:PATH")
@@ -264,18 +263,11 @@ class HistoryCSV:
             return {int(float(r["epoch"])) for r in csv.DictReader(f) if r.get("epoch")}
 
     def append(self, record: dict) -> None:
-        new = not self.path.exists() or self.path.stat().st_size == 0
-        if new:
-            fields = list(record)
-        else:
+        fields = list(record)  # a new file's columns; an existing file keeps its own
+        if self.path.exists() and self.path.stat().st_size > 0:
             with open(self.path, newline="") as f:
                 fields = next(csv.reader(f))
-        text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=fields, extrasaction="ignore", restval="")
-        if new:
-            writer.writeheader()
-        writer.writerow(record)
-        append_synced(self.path, text.getvalue())  # header (if new) and row in one write
+        append_csv_row(self.path, fields, [record.get(k, "") for k in fields])
 
 
 def check_output_folder(out: Path, resume: bool, settings: dict) -> tuple[int, dict]:

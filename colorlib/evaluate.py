@@ -211,23 +211,30 @@ def load_or_train(name: str, checkpoint: str | os.PathLike, train_set, val_set=N
     if not _is_colorizer(model):
         raise ValueError(f"{name!r} is not a colorizer (it has no .colorize); choose one of the "
                          "course's colorizers")
-    done = int(ckpt.load(path).get("epoch", 0)) if path.exists() else None
-    if verbose and done is None:
+    if verbose and not path.exists():
         print(f"{name}: no checkpoint at {path}, so training it now: {epochs} epochs "
               f"on {len(train_set)} images")
-    elif verbose and done < epochs:
-        print(f"{name}: {path} holds {done} of {epochs} epochs; resuming to train the rest")
     train_loader, val_loader = data.loaders(train_set, val_set, batch_size=batch_size,
                                             space=model.space, seed=seed)
+    trained = []  # the epochs fit trains in this call (none for a finished checkpoint)
+    user_hook = fit_kwargs.pop("on_epoch_end", None)
+
+    def count(epoch: int, record: dict) -> None:
+        trained.append(epoch)
+        if user_hook is not None:
+            user_hook(epoch, record)
+
     t0 = time.perf_counter()
-    # fit refuses (CheckpointError) a checkpoint holding another model or other
-    # arguments before it loads or trains anything, and leaves the file untouched
-    fit(model, train_loader, val_loader, epochs=epochs, lr=lr, device=device, seed=seed,
-        checkpoint=path, resume=True, verbose=False, **fit_kwargs)
-    if verbose and done is not None and done >= epochs:
-        print(f"{name}: loaded {path} ({done} epochs trained)")
+    # fit reads the checkpoint (once) and refuses (CheckpointError) one holding another
+    # model or other arguments before it loads or trains anything, file untouched
+    history = fit(model, train_loader, val_loader, epochs=epochs, lr=lr, device=device,
+                  seed=seed, checkpoint=path, resume=True, verbose=False,
+                  on_epoch_end=count, **fit_kwargs)
+    if verbose and not trained:
+        print(f"{name}: loaded {path} ({len(history)} epochs trained)")
     elif verbose:
-        print(f"{name}: trained in {time.perf_counter() - t0:.0f} s, saved to {path}")
+        print(f"{name}: trained epochs {trained[0]}-{trained[-1]} in "
+              f"{time.perf_counter() - t0:.0f} s, saved to {path}")
     return model.cpu().eval()
 
 

@@ -24,6 +24,8 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import os
 import tempfile
 from collections.abc import Iterator
@@ -82,6 +84,23 @@ def append_synced(path: str | os.PathLike, text: str) -> None:
         os.fsync(f.fileno())
 
 
+def append_csv_row(path: str | os.PathLike, header: list[str], row: list,
+                   lineterminator: str = "\r\n") -> None:
+    """Append one CSV ``row`` to ``path``, with the ``header`` line first if the file is new.
+
+    Both go out in one :func:`append_synced` write.  ``row`` holds the values in the
+    order of the file's columns; ``lineterminator`` is ``csv``'s (default ``"\r\n"``).
+    """
+    path = Path(path)
+    new = not path.exists() or path.stat().st_size == 0
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator=lineterminator)
+    if new:
+        writer.writerow(header)
+    writer.writerow(row)
+    append_synced(path, text.getvalue())
+
+
 def _file_mode(path: Path) -> int:
     """Permissions for the new file: those of the file it replaces, else the umask default."""
     if path.exists():
@@ -105,4 +124,4 @@ def _sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-__all__ = ["append_synced", "atomic_write"]
+__all__ = ["append_csv_row", "append_synced", "atomic_write"]

@@ -924,8 +924,7 @@ def _weights_float64(x, idx, centers, sigma):
     c = centers.to(dtype)
     d2 = (c[:, 0][idx] - x[:, :1].to(dtype)).square_()
     d2 += (c[:, 1][idx] - x[:, 1:].to(dtype)).square_()
-    d2 = torch.sub(d2.amin(1, keepdim=True), d2).mul_(1 / (2 * sigma**2)).exp_()
-    return (d2 / d2.sum(1, keepdim=True)).float()
+    return _gaussian(d2, sigma).float()
 
 
 def soft_encode(

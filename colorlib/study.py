@@ -10,7 +10,7 @@ realistic.  Every choice is one row of a CSV file (:data:`FIELDS`)::
 ``left`` and ``right`` name the two versions in the order they were shown,
 ``side`` is the side that was clicked and ``choice`` the version chosen.  The
 file is only ever appended to (:func:`append_choice`, with
-:func:`colorlib.files.append_synced`): a header when it is new, then one flushed and
+:func:`colorlib.files.append_csv_row`): a header when it is new, then one flushed and
 fsync-ed row per choice, so a crash or a kernel restart
 loses at most the click in progress and never the earlier ones.
 
@@ -34,7 +34,6 @@ Example:
 from __future__ import annotations
 
 import csv
-import io
 import math
 import os
 from collections.abc import Iterable, Mapping
@@ -43,7 +42,7 @@ from datetime import datetime
 from pathlib import Path
 from statistics import NormalDist
 
-from .files import append_synced
+from .files import append_csv_row
 
 #: the columns of a study file, in order
 FIELDS = ("time", "participant", "trial", "image", "left", "right", "side", "choice")
@@ -129,13 +128,8 @@ def append_choice(path: str | os.PathLike, record: Mapping) -> Path:
                 f"{path} ends in an incomplete line (a write was interrupted?). The file was "
                 "left untouched; delete its last line in a text editor, then continue."
             )
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    if new:
-        writer.writerow(FIELDS)
-    writer.writerow([row[k] for k in FIELDS])
     path.parent.mkdir(parents=True, exist_ok=True)
-    append_synced(path, text.getvalue())  # one write: header (if new) and the row together
+    append_csv_row(path, list(FIELDS), [row[k] for k in FIELDS], lineterminator="\n")
     return path
 
 

@@ -20,8 +20,7 @@ def test_run_tiny_on_cpu(bench):
     assert [(row["model"], row["variant"]) for row in r["rows"]] == [
         ("pix2pix", "fp32"), ("pix2pix", "channels-last"),
         ("cgan", "fp32"), ("cgan", "channels-last")]
-    for row in r["rows"]:
-        assert row["seconds"] > 0
+    assert all(row["speedup"] == 1.0 for row in r["rows"] if row["variant"] == "fp32")
     fp32 = {row["model"]: row["seconds"] for row in r["rows"] if row["variant"] == "fp32"}
     for row in r["rows"]:
         assert row["speedup"] == pytest.approx(fp32[row["model"]] / row["seconds"])
@@ -31,10 +30,11 @@ def test_the_timed_step_trains(bench):
     """The step that is timed really updates both networks (not an empty loop)."""
     G, D, optimizer, x, y = bench._build("cgan", 2, 16, 4, 0.125, seed=0)
     before = [p.detach().clone() for p in (*G.parameters(), *D.parameters())]
-    from colorlib.train import choose_precision, gan_step
+    from colorlib.train import GANStep, choose_precision
 
-    gan_step(G.train(), D.train(), x, y, optimizer(G.parameters()), optimizer(D.parameters()),
-             choose_precision(torch.device("cpu")))
+    step = GANStep(G.train(), D.train(), optimizer(G.parameters()), optimizer(D.parameters()),
+                   choose_precision(torch.device("cpu")), recon_weight=100.0)  # as time_step
+    step(x, y)
     after = list(G.parameters()) + list(D.parameters())
     assert all(not torch.equal(b, a) for b, a in zip(before, after))
 

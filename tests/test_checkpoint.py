@@ -10,7 +10,7 @@ import torch
 from colorlib import checkpoint as ckpt
 from colorlib import models
 from colorlib.checkpoint import CheckpointError
-from colorlib.files import append_synced, atomic_write
+from colorlib.files import append_csv_row, append_synced, atomic_write
 
 
 class Note:
@@ -297,3 +297,14 @@ def test_append_synced_adds_to_the_end_and_keeps_line_endings(tmp_path):
     append_synced(path, "a,b\r\n")
     append_synced(path, "1,2\r\n")
     assert path.read_bytes() == b"a,b\r\n1,2\r\n"
+
+
+def test_append_csv_row_writes_the_header_only_into_a_new_file(tmp_path):
+    path = tmp_path / "history.csv"
+    append_csv_row(path, ["epoch", "loss"], [1, 0.5])
+    append_csv_row(path, ["epoch", "loss"], [2, "a, b"])  # quoted: it holds the separator
+    assert path.read_bytes() == b'epoch,loss\r\n1,0.5\r\n2,"a, b"\r\n'
+    unix = tmp_path / "study.csv"
+    unix.write_text("")  # empty counts as new
+    append_csv_row(unix, ["x"], [7], lineterminator="\n")
+    assert unix.read_bytes() == b"x\n7\n"

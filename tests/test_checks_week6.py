@@ -136,15 +136,6 @@ def test_annealed_mean_passes_a_correct_answer(capsys):
     assert "Well done" in capsys.readouterr().out
 
 
-def test_annealed_mean_small_t_goes_to_the_mode():
-    centers = torch.tensor([[0.0, 0.0], [50.0, -20.0], [-30.0, 40.0]])
-    probs = torch.tensor([0.5, 0.3, 0.2]).view(1, 3, 1, 1)
-    assert torch.allclose(good_annealed_mean(probs, centers, 0.01).flatten(), centers[0],
-                          atol=1e-3)
-    mean = (probs.view(3, 1) * centers).sum(0)
-    assert torch.allclose(good_annealed_mean(probs, centers, 1.0).flatten(), mean, atol=1e-4)
-
-
 def plain_mean(probs, centers, T):
     return good_annealed_mean(probs, centers, 1.0)
 

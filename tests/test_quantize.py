@@ -192,15 +192,20 @@ def test_soft_encode_on_a_centre_and_on_a_midpoint():
                                       bins.index(torch.tensor([10.0, 0.0])))
 
 
-def test_soft_encode_rejects_bad_input(gamut_bins):
-    with pytest.raises(ValueError, match=r"\(B, 2, H, W\)"):
-        quantize.soft_encode(torch.zeros(1, 3, 4, 4), gamut_bins)
-    with pytest.raises(ValueError, match="NaN"):
-        quantize.soft_encode(torch.full((1, 2, 2, 2), float("nan")), gamut_bins)
-    with pytest.raises(ValueError, match="k must be"):
-        quantize.soft_encode(torch.zeros(1, 2, 2, 2), ABBins.from_centers([[0.0, 0.0]]), k=5)
-    with pytest.raises(ValueError, match="sigma"):
-        quantize.soft_encode(torch.zeros(1, 2, 2, 2), gamut_bins, sigma=0)
+@pytest.mark.parametrize("encode", [quantize.soft_encode, quantize.soft_encode_sparse])
+def test_soft_encode_rejects_bad_input(gamut_bins, encode):
+    one_bin = ABBins.from_centers([[0.0, 0.0]])
+    for ab, bins, kwargs, message in [
+        (torch.zeros(1, 3, 4, 4), gamut_bins, {}, r"\(B, 2, H, W\)"),
+        (torch.full((1, 2, 2, 2), float("nan")), gamut_bins, {}, "NaN"),
+        (torch.full((1, 2, 2, 2), float("inf")), gamut_bins, {}, "NaN"),
+        (torch.zeros(1, 2, 2, 2), one_bin, {"k": 5}, "k must be"),
+        (torch.zeros(1, 2, 2, 2), gamut_bins, {"k": 0}, "k must be"),
+        (torch.zeros(1, 2, 2, 2), gamut_bins, {"sigma": 0}, "sigma"),
+        (torch.zeros(1, 2, 2, 2), gamut_bins, {"sigma": -1}, "sigma"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            encode(ab, bins, **kwargs)
 
 
 def _check_sparse(index, weight, ab, centers, k, sigma):
@@ -328,15 +333,7 @@ def test_soft_encode_is_the_sparse_form_scattered(gamut_bins):
     assert torch.equal(nearest, bins.index(ab, dim=1))
 
 
-def test_soft_encode_sparse_rejects_bad_input(gamut_bins):
-    with pytest.raises(ValueError, match=r"\(B, 2, H, W\)"):
-        quantize.soft_encode_sparse(torch.zeros(1, 3, 4, 4), gamut_bins)
-    with pytest.raises(ValueError, match="NaN"):
-        quantize.soft_encode_sparse(torch.full((1, 2, 2, 2), float("inf")), gamut_bins)
-    with pytest.raises(ValueError, match="k must be"):
-        quantize.soft_encode_sparse(torch.zeros(1, 2, 2, 2), gamut_bins, k=0)
-    with pytest.raises(ValueError, match="sigma"):
-        quantize.soft_encode_sparse(torch.zeros(1, 2, 2, 2), gamut_bins, sigma=-1)
+def test_soft_encode_sparse_of_an_empty_batch(gamut_bins):
     index, weight = quantize.soft_encode_sparse(torch.zeros(0, 2, 3, 3), gamut_bins)
     assert index.shape == weight.shape == (0, 5, 3, 3)
 

@@ -10,7 +10,7 @@ from torch import nn
 
 from ..models.autoencoder import Autoencoder
 from ..models.base import count_parameters
-from .core import call, expect_tensor, fail, parameter_shapes, passed
+from .core import call, close, expect_tensor, fail, parameter_shapes, passed
 
 #: (layer, c_in, c_out, kernel_size): the report's layers and a few others
 LAYERS = [
@@ -104,10 +104,10 @@ def make_encoder(fn) -> None:
             expected = reference(gray)
             got = call(built, gray.clone(), what=where)
         if isinstance(got, torch.Tensor) and got.shape == expected.shape:
-            if torch.allclose(got, expected.relu(), atol=1e-4, rtol=1e-4):
+            if close(got, expected.relu()):
                 fail(where, "the latent vector went through a ReLU; it is linear (no "
                             "activation after the dense layer)")
-            if not torch.allclose(got, expected, atol=1e-4, rtol=1e-4):
+            if not close(got, expected):
                 fail(where, "the parameter shapes are right but the latent vectors differ "
                             "(with colorlib's weights copied in): a ReLU after every conv, "
                             "stride=2 and padding=1, and nn.Flatten() before the dense layer?")

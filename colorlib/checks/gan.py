@@ -255,6 +255,4 @@ def cgan_forward(fn) -> None:
                 fail(_FORWARD, hint)
         expect_tensor(got, expected, _FORWARD, atol=1e-5, rtol=1e-4,
                       value_range=(-0.615, 0.615), names="image channel y x")
-        if not close(got, expected, atol=1e-5):  # pragma: no cover - expect_tensor raised already
-            fail(_FORWARD, "the values differ from G(Y, z)")
     passed("your generator_forward (Y to every layer, noise to the first three)")

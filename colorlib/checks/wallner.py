@@ -20,8 +20,9 @@ import copy
 import torch
 from torch import nn
 
+from ..models.base import count_parameters
 from ..models.wallner import ALPHA_LAYERS, conv_stack
-from .core import CheckFailed, expect_tensor, fail, passed
+from .core import CheckFailed, call, expect_tensor, fail, passed
 
 ALPHA_PARAMETERS = 32_202
 LAYOUT = "8 s2, 8, 16, 16 s2, 32, 32 s2, up, 32, up, 16, up, 2 tanh"
@@ -78,19 +79,14 @@ def _check_upsampling(what: str, net: nn.Module) -> None:
 def alpha_network(fn) -> None:
     """Check ``fn() -> nn.Module``: Wallner's alpha body, L (B,1,H,W) -> tanh (B,2,H,W)."""
     what = "build_alpha"
-    try:
-        net = fn()
-    except NotImplementedError:
-        raise
-    except Exception as e:  # the student's code crashed: say where to look
-        raise CheckFailed(f"build_alpha() raised {type(e).__name__}: {e}") from e
+    net = call(fn, what="build_alpha()")
     if not isinstance(net, nn.Module):
         fail(what, f"return the network, an nn.Module such as nn.Sequential(...), got "
                    f"{type(net).__name__}")
     ref = conv_stack(ALPHA_LAYERS)
     _compare_convs(what, _convs(net), _convs(ref))
     _check_upsampling(what, net)
-    count = sum(p.numel() for p in net.parameters())
+    count = count_parameters(net)
     if count != ALPHA_PARAMETERS:
         fail(what, f"{count:,} parameters, expected {ALPHA_PARAMETERS:,}: the convolutions are "
                    "right, so some other layer has parameters (alpha has no BatchNorm)")

@@ -15,6 +15,7 @@ put it, and how to run the course without it (quick mode, which uses
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Callable
@@ -226,8 +227,12 @@ class DigitImages(Dataset):
         return f"DigitImages({self.split}, n={len(self)})"
 
 
+@functools.cache
 def _digit_images() -> tuple[torch.Tensor, torch.Tensor]:
-    """All 1,797 scikit-learn digits, MNIST-like: (N, 1, 28, 28) in [0, 1], and labels (N,)."""
+    """All 1,797 scikit-learn digits, MNIST-like: (N, 1, 28, 28) in [0, 1], and labels (N,).
+
+    Made once per process; :func:`digits` indexes it, which copies.
+    """
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
@@ -275,7 +280,7 @@ def digits(split: str = "train", transform: Callable | None = None) -> DigitImag
     order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))
     index = order[:DIGITS_TEST_SIZE] if split == "test" else order[DIGITS_TEST_SIZE:]
     index = index.sort().values  # keep the original order inside each split
-    return DigitImages(images[index].clone(), labels[index].clone(), index, split, transform)
+    return DigitImages(images[index], labels[index], index, split, transform)  # copies
 
 
 def cifar10(root: str | Path | None = None, train: bool = True, download: bool = True,

@@ -94,9 +94,19 @@ def embedding_input(L: torch.Tensor, size: int) -> torch.Tensor:
     rgb = color.lab_to_rgb(torch.cat([L, zeros, zeros], dim=1))
     rgb = F.interpolate(rgb, size=(size, size), mode="bilinear", antialias=True,
                         align_corners=False)
-    mean = torch.tensor(IMAGENET_MEAN, device=L.device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=L.device).view(1, 3, 1, 1)
+    mean, std = _imagenet_mean_std(L.device)
     return (rgb - mean) / std
+
+
+_MEAN_STD: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+def _imagenet_mean_std(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """ImageNet's mean and std as (1, 3, 1, 1) tensors on ``device``, copied there once."""
+    if device not in _MEAN_STD:
+        _MEAN_STD[device] = tuple(torch.tensor(v, device=device).view(1, 3, 1, 1)
+                                  for v in (IMAGENET_MEAN, IMAGENET_STD))
+    return _MEAN_STD[device]
 
 
 def tile_and_concat(features: torch.Tensor, vector: torch.Tensor) -> torch.Tensor:

@@ -154,10 +154,7 @@ class ZhangColorizer(Colorizer):
         Returns:
             (B, Q, H/4, W/4) logits (what the cross-entropy is trained on).
         """
-        if L.dim() != 4 or L.shape[1] != 1:
-            raise ValueError(
-                f"ZhangColorizer expects L of shape (B, 1, H, W), got {tuple(L.shape)}"
-            )
+        self.check_input(L)
         x = (L - 50) / 100
         for block in (self.conv1, self.conv2, self.conv3, self.conv4, self.conv5, self.conv6,
                       self.conv7, self.conv8):

@@ -109,20 +109,13 @@ class GANStep:
         self.g_params = [p for p in generator.parameters() if p.requires_grad]
         self.d_params = [p for p in discriminator.parameters() if p.requires_grad]
         self.answer = torch.sigmoid if loss == "bce" else _identity
-        self._zero: torch.Tensor | None = None
-
-    def zero(self, device: torch.device) -> torch.Tensor:
-        """A scalar 0 on ``device``, made once (what is reported for a term not computed)."""
-        if self._zero is None or self._zero.device != device:
-            self._zero = torch.zeros((), device=device)
-        return self._zero
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor, *, pretraining: bool = False,
                  epoch: int = 0, step: int = 0) -> dict[str, torch.Tensor]:
         """Train on the batch ``(x, y)``; see :func:`gan_step` for the arguments and result."""
         precision, loss = self.precision, self.loss
         generator, discriminator = self.generator, self.discriminator
-        zero = self.zero(x.device)
+        zero = x.new_zeros((), dtype=torch.float32)  # a term not computed
         out = dict.fromkeys(LOGGED, zero)
 
         with precision.autocast():
@@ -201,7 +194,7 @@ def gan_step(generator: nn.Module, discriminator: nn.Module, x: torch.Tensor,
         adversarial term), ``recon``, and ``d_real`` / ``d_fake``, the
         discriminator's mean answer on real and fake pairs (a probability for
         ``"bce"``, the raw score for ``"lsgan"``); the discriminator's entries are
-        0 while pretraining (one shared zero tensor: do not modify it in place).
+        0 while pretraining.
 
     Raises:
         FloatingPointError: a loss is NaN or infinite (before any update with it).
@@ -288,8 +281,9 @@ def fit_gan(generator: nn.Module, discriminator: nn.Module, train_loader: Iterab
         generator.train()
         discriminator.train()
         # the LOGGED values times batch sizes, summed on the device: reading a number
-        # back waits for the device, so that happens once an epoch (and once a second
-        # for the progress bar), not five times a batch
+        # back waits for the device.  Only the NaN checks of the D and G losses read
+        # one every batch; the sums are read once an epoch (and once a second for the
+        # progress bar), not five values a batch.
         sums = torch.zeros(len(LOGGED), dtype=_sum_dtype(precision.device),
                            device=precision.device)
         count = 0
