@@ -15,6 +15,18 @@ from colorlib import color
 
 TOL = 2e-3  # agreement with scikit-image, in the units of the output
 
+# The in-place fast path and the autograd path compute the same formulas in float32 but
+# round differently (NumPy's log2 / cbrt on AVX-512 CPUs, torch's exp2(p log2 x) else):
+# a = 500 (gx - gy) magnifies a 1e-7 difference of g to 5e-5.  Measured: at most 1.2e-4.
+PATHS_TOL = 3e-4
+
+
+@pytest.fixture(autouse=True, params=[False, True], ids=["torch-curves", "numpy-curves"])
+def curves(request, monkeypatch):
+    """Every test runs with both implementations of the fast path's log2 and cube root."""
+    monkeypatch.setattr(color, "_NUMPY_LOG2_CBRT", request.param)
+    return request.param
+
 
 def to_hwc(t: torch.Tensor) -> np.ndarray:
     """(B, C, H, W) or (C, H, W) tensor -> channel-last float64 numpy array."""
@@ -323,8 +335,8 @@ def test_float32_under_autocast():
     for fn, x in [(color.rgb_to_lab, rgb), (color.lab_to_rgb, lab), (color.rgb_to_yuv, rgb),
                   (color.yuv_to_rgb, rgb), (color.rgb_to_gray, rgb),
                   (color.srgb_to_linear, rgb)]:
-        plain = fn(x)
         for inp in (x, x.clone().requires_grad_(True)):  # both implementation paths
+            plain = fn(inp).detach()
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 auto = fn(inp)
             assert auto.dtype == torch.float32
@@ -356,7 +368,7 @@ def test_fast_and_autograd_paths_agree(monkeypatch, shape):
         fast = fn(x)
         graph = fn(x.clone().requires_grad_(True))
         assert graph.requires_grad and not fast.requires_grad
-        torch.testing.assert_close(fast, graph.detach(), atol=1e-4, rtol=0)
+        torch.testing.assert_close(fast, graph.detach(), atol=PATHS_TOL, rtol=0)
     # Non-contiguous input (channels-last memory, a strided view) gives the same result.
     if len(shape) == 4:
         cl = rgb.contiguous(memory_format=torch.channels_last)

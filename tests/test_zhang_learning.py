@@ -174,7 +174,7 @@ def _colourfulness_after_training(loss_name: str, seed: int) -> float:
         model.set_bins(bins)
         loader, _ = data.loaders(train, None, batch_size=16, space="lab", seed=seed)
         params = [p for p in model.parameters() if p.requires_grad]
-        optimizer = torch.optim.Adam(params, lr=3e-3, betas=(0.9, 0.99), weight_decay=1e-3)
+        optimizer = torch.optim.Adam(params, lr=1e-2, betas=(0.9, 0.99), weight_decay=0.0)
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs)
         fit(model, loader, epochs=epochs, loss_fn=loss_fn, optimizer=optimizer,
             scheduler=schedule, device="cpu", seed=seed, verbose=False, progress=False)
@@ -187,10 +187,12 @@ def _colourfulness_after_training(loss_name: str, seed: int) -> float:
 
 
 # Colourfulness of cross-entropy minus L2 (average of the two held-out sets), measured with
-# this exact set-up for seeds 0 to 9: 11.3, 5.5, 2.6, 6.1, 3.4, 7.2, 10.4, 8.6, 2.8, 9.0
-# (minimum 2.6, median 6.6; the models score 15-25 and 10-17, the true photographs 47-49).
-# Seed 0 is the notebook's; the test asks for less than the smallest margin ever seen.
-MARGIN = 1.0
+# this exact set-up for seeds 0 to 9: 21.7, 15.6, 8.7, 21.3, 6.0, 9.8, 8.8, 12.3, 28.3, 11.2
+# (minimum 6.0, median 11.8; the models score 21-39 and 10-15, the true photographs 47-49).
+# With the report's weight decay 1e-3 (and lr 3e-3) the margins were -1.3 to 26: that
+# set-up is why the notebook uses lr 1e-2 and no weight decay in quick mode.
+# Seed 0 is the notebook's; the test asks for a third of the smallest margin seen.
+MARGIN = 2.0
 
 
 @pytest.mark.slow
