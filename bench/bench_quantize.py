@@ -12,7 +12,8 @@ Gaussian weights; Zhang et al.'s training targets) in both forms, in the same ru
 * dense: :func:`colorlib.quantize.soft_encode` against ``soft_encode_bruteforce``, both
   the (B, Q, S, S) float32 tensor.
 
-It prints the best of ``--repeats`` wall-clock times for each, their ratios, the same
+It prints the best of ``--repeats`` wall-clock times for each (the two sides take
+turns, so both meet the same moments of a noisy machine), their ratios, the same
 for the neighbour search alone, and the largest differences between the two results
 (sparse: the weights matched bin by bin; dense: the whole tensors).
 
@@ -42,14 +43,22 @@ import torch
 from colorlib import quantize
 
 
-def _best_time(fn, repeats: int):
-    fn()  # warm-up
-    best, out = float("inf"), None
+def _best_times(ours, reference, repeats: int):
+    """The best of ``repeats`` wall-clock times of two functions, and their results.
+
+    The two run in turn (ours, reference, ours, ...), after one warm-up run each, so
+    that both meet the same moments of a busy or throttled machine: the ratio of the
+    best times is steadier than with all the runs of one side first.
+    Returns ``((ours_s, ours_result), (reference_s, reference_result))``.
+    """
+    fns = (ours, reference)
+    best, outs = [float("inf")] * 2, [fn() for fn in fns]  # warm-up
     for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
+        for i, fn in enumerate(fns):
+            start = time.perf_counter()
+            outs[i] = fn()
+            best[i] = min(best[i], time.perf_counter() - start)
+    return (best[0], outs[0]), (best[1], outs[1])
 
 
 def run(
@@ -67,7 +76,8 @@ def run(
 
     Args:
         batch, size: the ab batch is (batch, 2, size, size).
-        repeats: timed runs of each (the best is kept), after one warm-up run.
+        repeats: timed runs of each (the best is kept), after one warm-up run; the
+            two sides take turns.
         k, sigma: neighbours and Gaussian width (ab units).
         bins: Q; the sRGB gamut bins grown to this many (0: the gamut's own Q).
         algorithm: ``NearestNeighbors`` algorithm of the reference (``"brute"``: every
@@ -115,10 +125,8 @@ def _measure(ab, ab_bins, gamut_q, repeats, k, sigma, algorithm) -> dict:
     quantize.soft_encode(ab[:1, :, :1, :1], ab_bins, k, sigma)  # builds the search tables
 
     # sparse: (index, weight), (B, k, S, S) each
-    sparse_ours_s, (index, weight) = _best_time(
-        lambda: quantize.soft_encode_sparse(ab, ab_bins, k, sigma), repeats
-    )
-    sparse_ref_s, (ref_index, ref_weight) = _best_time(
+    (sparse_ours_s, (index, weight)), (sparse_ref_s, (ref_index, ref_weight)) = _best_times(
+        lambda: quantize.soft_encode_sparse(ab, ab_bins, k, sigma),
         lambda: quantize.soft_encode_bruteforce(
             ab, ab_bins, k, sigma, algorithm=algorithm, sparse=True
         ),
@@ -134,8 +142,8 @@ def _measure(ab, ab_bins, gamut_q, repeats, k, sigma, algorithm) -> dict:
     del index, weight, ref_index, ref_weight, order
 
     # dense: (B, Q, S, S)
-    ours_s, ours = _best_time(lambda: quantize.soft_encode(ab, ab_bins, k, sigma), repeats)
-    ref_s, ref = _best_time(
+    (ours_s, ours), (ref_s, ref) = _best_times(
+        lambda: quantize.soft_encode(ab, ab_bins, k, sigma),
         lambda: quantize.soft_encode_bruteforce(ab, ab_bins, k, sigma, algorithm=algorithm),
         repeats,
     )
@@ -153,8 +161,9 @@ def _measure(ab, ab_bins, gamut_q, repeats, k, sigma, algorithm) -> dict:
     def sklearn_search():
         return nn.kneighbors(points, return_distance=False)
 
-    search_ours_s, _ = _best_time(lambda: quantize._knn_indices(x, ab_bins, k), repeats)
-    search_ref_s, _ = _best_time(sklearn_search, repeats)
+    (search_ours_s, _), (search_ref_s, _) = _best_times(
+        lambda: quantize._knn_indices(x, ab_bins, k), sklearn_search, repeats
+    )
 
     return {
         "batch": batch,

@@ -511,30 +511,36 @@ def _knn_exhaustive(x: torch.Tensor, centers: torch.Tensor, k: int):
 # edge lies on a border, as the lines a, b = multiples of g / 2 often are on a regular
 # grid, still stores a correct set.  Tiles that fail store -1 and their pixels run the
 # candidate search of :func:`_knn_chunk`.  All of it is exact in float64 (centres and
-# corners are multiples of the tile side), and the tile of a pixel is computed in
-# float64 too, so a pixel is never more than ~1e-13 outside its tile.
+# corners are multiples of the tile side).  A pixel's tile is found in the input's
+# float32 and then checked with the pixel's place in it (see :func:`_knn_indices_chunk`),
+# so a pixel never reads a tile it is more than ~3e-8 ab units outside of.
 #
 # With tiles of g / 16 and the 313 bins of from_gamut().grow(313), 91% of the tiles
 # need no search for k = 5 (99% for k = 1, 82% for k = 10).  Finer tiles leave fewer
-# to search but make the table too big for the CPU's caches, which costs more.
+# to search but make the table bigger.  Many tiles share a set (about 8,500 different
+# sets among the 200,704 tiles there), so the tiles store a set *number* (2 bytes) and
+# the sets are stored once: 0.4 MB and 0.1 MB, which stay in the CPU's (L2) cache,
+# while the 16-byte sets of every tile (3.2 MB) did not, and each pixel's read cost a
+# trip to the slower L3 cache (about 4x the time of both reads now).
 
 _FIXED_TILES_PER_CELL = 16  # a multiple of _TILES_PER_CELL
 
 
 def _fixed_table(bins: ABBins, k: int, device: torch.device):
-    """Per fine tile, its k nearest bins if they are the same all over it, else -1.
+    """Per fine tile, the number of its k nearest bins' set if it is the same all over it.
 
-    Returns ``(table, sub)``.  ``table`` is a (na * r, nb * r, k) int16 tensor (int32
-    if Q or the number of sub-tiled tiles below is over 32767), with r =
-    _FIXED_TILES_PER_CELL // _TILES_PER_CELL fine tiles per candidate tile along a and
-    b; fine tile ``(i, j)`` lies in candidate tile ``(i // r, j // r)`` of
-    :func:`_candidate_table` (same first corner).  A row whose first entry is negative
-    is a tile whose k nearest bins change inside it.  Such a tile is cut once more into
-    _SUB_TILES x _SUB_TILES sub-tiles, checked the same way, and numbered s = 0, 1, ...;
-    its row's first entry is -2 - s (-1: no sub-tiles, its pixels always search).  The
-    rows ``sub[(s * _SUB_TILES + i) * _SUB_TILES + j]`` of ``sub`` (k columns) are the
-    sets of sub-tile (i, j) of tile number s, or -1 where a pixel must search.  On
-    ``device``; cached on ``bins`` per k and device.
+    Returns ``(ids, sub_ids, sets)``, int16 tensors (int32 if there are over 32767 sets
+    or sub-tiled tiles).  ``sets`` (S, w): row 0 is -1 (no set: search), rows 1, 2, ...
+    are sets of k bin indices, padded with -1 to w columns (a multiple of 16 bytes, for
+    :func:`_read_rows`).  ``ids`` (na * r, nb * r), with r = _FIXED_TILES_PER_CELL //
+    _TILES_PER_CELL fine tiles per candidate tile along a and b (fine tile ``(i, j)``
+    lies in candidate tile ``(i // r, j // r)`` of :func:`_candidate_table`, same first
+    corner): the row of ``sets`` of the tile's k nearest bins, 0 if its pixels must
+    search, or -1 - s for a tile whose k nearest bins change inside it.  Such a tile is
+    cut once more into _SUB_TILES x _SUB_TILES sub-tiles, checked the same way, and
+    numbered s = 0, 1, ...; ``sub_ids[(s * _SUB_TILES + i) * _SUB_TILES + j]`` is the row
+    of ``sets`` of its sub-tile (i, j), or 0.  On ``device``; cached on ``bins`` per k
+    and device.
     """
     key = ("fixed", k, str(device))
     if key in bins._tables:
@@ -564,15 +570,26 @@ def _fixed_table(bins: ABBins, k: int, device: torch.device):
     offset = torch.stack([fa % r, fb % r], 1).double() * fine
     sub = _sets_on_subtiles(rel[parent] - offset[:, None], valid[parent], cand[parent], k,
                             fine / s, s).view(-1, k)
-    # A tile's sub-table number is kept in its own first-level row, which a pixel
-    # reads anyway: one random memory access less than a separate (tiles,) table.
-    out[fa, fb, 0] = -2 - torch.arange(len(fa))
-    # int16: pixels read the table in random order, and a small table stays in the
-    # CPU's caches; rows padded to a multiple of 16 bytes for _read_rows
+    # every set once, numbered from 1 (0: search)
+    out, sub = out.view(-1, k), sub.view(-1, k)
+    has_f, has_s = out[:, 0] >= 0, sub[:, 0] >= 0
+    sets, number = torch.unique(torch.cat([out[has_f], sub[has_s]]), dim=0,
+                                return_inverse=True)
+    number += 1
+    ids = torch.zeros(len(out), dtype=torch.long)
+    ids[has_f] = number[: int(has_f.sum())]
+    # a sub-tiled tile keeps its number s in the same table, as -1 - s
+    ids.view(na * r, nb * r)[fa, fb] = -1 - torch.arange(len(fa))
+    sub_ids = torch.zeros(len(sub), dtype=torch.long)
+    sub_ids[has_s] = number[int(has_f.sum()) :]
+    sets = torch.cat([torch.full((1, k), -1), sets])
+    # int16: pixels read the tables in random order, and small tables stay in the
+    # CPU's caches
     small = torch.int16
-    if max(len(bins), len(fa) + 1) > torch.iinfo(torch.int16).max:
+    if max(len(bins), len(sets), len(fa) + 1) > torch.iinfo(torch.int16).max:
         small = torch.int32
-    table = (_padded(out, small).to(device), _padded(sub, small).to(device))
+    table = (ids.to(small).view(na * r, nb * r).to(device), sub_ids.to(small).to(device),
+             _padded(sets, small).to(device))
     bins._tables[key] = table
     return table
 
@@ -608,9 +625,11 @@ def _read_rows(table: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
 # The second level of :func:`_fixed_table`: a fine tile whose k nearest bins change
 # inside it is cut into _SUB_TILES x _SUB_TILES sub-tiles.  A border (a line) crosses
 # only a few of them, so most of its pixels still read their set: with the bins of
-# from_gamut().grow(313) and k = 5, 3% of uniformly spread colours search instead of
-# 12%.  Only those tiles get sub-tiles, so the second table stays small.
-_SUB_TILES = 4
+# from_gamut().grow(313) and k = 5, 1.5% of uniformly spread colours search instead of
+# 9% (3% with 4 x 4 sub-tiles, which made the whole encoding 10% slower).  Only those
+# 9% of the tiles get sub-tiles (2.3 MB of set numbers), and only their pixels read
+# them.
+_SUB_TILES = 8
 
 
 def _sets_on_subtiles(rel, valid, cand, k, side, r):
@@ -675,45 +694,76 @@ def _tables_on(bins: ABBins, k: int, device: torch.device):
 def _knn_indices_chunk(x, bins, k, tables, clamp=True):
     """The k nearest bins of the points ``x`` (2, ...): a values, then b values.
 
-    Returns ``(idx, cell, inside)``: ``idx`` (n, k), n the number of points, in the
-    order of ``x.reshape(2, -1)``'s columns, as :func:`_knn_indices`; ``cell`` and
-    ``inside``, (2, n) contiguous: the point's fine tile (int64, counted from the
-    table's lower corner, clamped to the table) and its place in that tile (float64 in
-    [0, 1)), both in units of the fine tiles' side.  ``clamp=False`` skips the clamping, for
-    points known to be on the table.
+    Returns ``(idx, corner, y)``: ``idx`` (n, k), n the number of points, in the order of
+    ``x.reshape(2, -1)``'s columns, as :func:`_knn_indices`; ``corner`` and ``y``, (2, n)
+    float32 contiguous: the lower corner (a, b) of the point's fine tile (clamped to the
+    table) and the point minus that corner, in ab units.  The corner is exact (a
+    multiple of the fine side g / 16); for a point on the table y is one rounding of a
+    number in [0, g / 16], off by ~3e-8 ab units at most (usually exact).
+    ``clamp=False`` skips the clamping, for points known to be on the table.
     """
-    (fixed, sub), cand_table, lo = tables
-    na, nb, _ = fixed.shape
+    (ids, sub_ids, sets), cand_table, lo = tables
+    na, nb = ids.shape
     fine = bins.grid / _FIXED_TILES_PER_CELL
-    # float64: exact enough that a pixel is never more than ~1e-13 outside its tile.
-    # Planar (2, n) and contiguous: pos[0] and pos[1] are plain 1-D rows, so the few
-    # pixels picked out below are simple 1-D index_selects, not N-d advanced indexing.
-    pos = torch.empty(x.shape, dtype=torch.float64, device=x.device)
-    lo_ = torch.tensor(lo, dtype=torch.float64, device=x.device).view(2, *[1] * (x.dim() - 1))
-    pos = torch.sub(x, lo_, out=pos).view(2, -1)  # one pass: gather, convert, subtract
-    pos *= 1 / fine
+    # In x's own precision (float32: no conversion pass), planar (2, n) and contiguous:
+    # pos[0] and pos[1] are plain 1-D rows, so the few pixels picked out below are
+    # simple 1-D index_selects, not N-d advanced indexing.
+    dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
+    lo_ = torch.tensor(lo, dtype=dtype, device=x.device).view(2, *[1] * (x.dim() - 1))
+    pos = torch.empty(x.shape, dtype=dtype, device=x.device)
+    # (x - lo) / fine in one pass (rounded: checked below)
+    pos = torch.add(lo_ * (-1 / fine), x, alpha=1 / fine, out=pos).view(2, -1)
     if clamp:  # a pixel beyond the table lands on its outermost tiles, which always search
         pos[0].clamp_(0, na - 1)
         pos[1].clamp_(0, nb - 1)
-    cell = pos.long()  # = floor(pos), as pos >= 0 (on CPU several times faster)
+    pos.floor_()  # the tiles (a, b) along each axis, as whole numbers
+    corner = torch.empty(pos.shape, dtype=torch.float32, device=x.device)
+    y = torch.empty(pos.shape, dtype=dtype, device=x.device)
+    _corner_and_place(x, pos, lo_, fine, corner, y)
+    # pos was rounded: a pixel a hair beside a tile's edge may have got the tile next
+    # door.  Its y says so (y < 0 or y >= fine; y is computed to ~3e-8), and by how
+    # many tiles.
+    y_min, y_max = (v.item() for v in torch.aminmax(y))
+    if y_min < 0 or y_max >= fine:
+        pos += torch.div(y, fine).floor_()
+        if clamp:
+            pos[0].clamp_(0, na - 1)
+            pos[1].clamp_(0, nb - 1)
+        _corner_and_place(x, pos, lo_, fine, corner, y)
+    if dtype != torch.float32:  # (float64 input: its y, small, rounded once)
+        y = y.float()
+    cell = pos.int()
     tile = torch.add(cell[1], cell[0], alpha=nb)  # cell_a * nb + cell_b
-    pos.frac_()  # now the place inside the tile (pos - floor(pos), as pos >= 0)
-    rows = _read_rows(fixed, tile)  # (n, w): the k bins, then padding
-    first = rows[:, 0]
-    crossed = (first < 0).nonzero()[:, 0]
-    if len(crossed):  # tiles that a border crosses: read their sub-tile's set
+    # the row of `sets` of each pixel's tile (int32: an index for index_select)
+    number = ids.view(-1).index_select(0, tile).int()
+    special = (number <= 0).nonzero()[:, 0]  # tiles that search (0) or have sub-tiles
+    if len(special):
         s = _SUB_TILES
-        number = -2 - first.index_select(0, crossed).long()  # -1: no sub-tiles
-        ia = (pos[0].index_select(0, crossed) * s).long().clamp_(0, s - 1)
-        ib = (pos[1].index_select(0, crossed) * s).long().clamp_(0, s - 1)
-        part = _read_rows(sub, (number.clamp(min=0) * s + ia) * s + ib)
-        # and search where the sub-tile is crossed too, or beyond the table
-        left = ((number < 0) | (part[:, 0] < 0)).nonzero()[:, 0]
+        tiled = -1 - number.index_select(0, special).long()  # the sub-tiled tile's s
+        ia = (y[0].index_select(0, special) * (s / fine)).long().clamp_(0, s - 1)
+        ib = (y[1].index_select(0, special) * (s / fine)).long().clamp_(0, s - 1)
+        part = sub_ids.index_select(0, (tiled.clamp(min=0) * s + ia) * s + ib).int()
+        part.masked_fill_(tiled < 0, 0)  # no sub-tiles: search
+        number.index_copy_(0, special, part)
+    rows = _read_rows(sets, number)  # (n, w): the k bins, then padding
+    if len(special):  # and search where the sub-tile is crossed too, or beyond the table
+        left = special[part == 0]
         if len(left):
-            points = x.reshape(2, -1).index_select(1, crossed[left]).T.float()  # (M, 2)
-            part[left, :k] = _knn_chunk(points, bins, k, cand_table)[1].to(part.dtype)
-        _as_items(rows).index_copy_(0, crossed, _as_items(part))
-    return rows[:, :k], cell, pos
+            points = x[(slice(None), *torch.unravel_index(left, x.shape[1:]))]
+            points = points.T.float()  # (M, 2)
+            found = torch.full((len(left), rows.shape[1]), -1, dtype=rows.dtype,
+                               device=rows.device)
+            found[:, :k] = _knn_chunk(points, bins, k, cand_table)[1]
+            _as_items(rows).index_copy_(0, left, _as_items(found))
+    return rows[:, :k], corner, y
+
+
+def _corner_and_place(x, cells, lo, fine, corner, y):
+    """Into ``corner`` and ``y`` (2, n): the lower corner of the tiles ``cells`` (2, n),
+    whole numbers counted from ``lo`` (2, 1, ...), and the points ``x`` (2, ...) minus
+    it (see :func:`_knn_indices_chunk`)."""
+    torch.add(lo.view(2, 1), cells, alpha=fine, out=corner)
+    torch.sub(x, corner.view(x.shape), out=y.view(x.shape))
 
 
 # --------------------------------------------------------------------------- soft-encoding
@@ -806,7 +856,7 @@ def soft_encode_sparse(
         vmin, vmax = (v.item() for v in torch.aminmax(ab))
         if not (math.isfinite(vmin) and math.isfinite(vmax)):
             _check_finite(ab)  # raises
-        (fixed, _), _, lo = tables
+        (fixed, _, _), _, lo = tables
         fine = bins.grid / _FIXED_TILES_PER_CELL
         # (short of the outermost tiles, so that no rounding takes a pixel off the table)
         hi = [lo[i] + (fixed.shape[i] - 1) * fine for i in (0, 1)]
@@ -827,7 +877,7 @@ def soft_encode_sparse(
 #
 # A weight is exp(-d^2 / (2 sigma^2)) over the sum of the k such terms, so anything
 # common to a pixel's k exponents cancels.  Write the pixel as x = p + y, p the lower
-# corner of its fine tile and y its place inside (0 <= y < g / 16), and o = c - p for
+# corner of its fine tile and y its place inside (0 <= y <= g / 16), and o = c - p for
 # each of its centres c.  Then d^2 = |y - o|^2 = |y|^2 - 2 y . o + |o|^2, and |y|^2 is
 # common to the k centres, so the weights are the normalised exp((2 y . o - |o|^2) /
 # (2 sigma^2)).  That is float32-friendly:
@@ -835,8 +885,10 @@ def soft_encode_sparse(
 #     (small integers times 1/64 in ab units squared), and so is |o|^2 minus its
 #     smallest value over the k centres, which we subtract (it is common to all k too)
 #     to keep the exponents near 0: no underflow to 0 / 0 however far the colour is;
-#   * y is small and comes, like the tile, from float64, so 2 y . o has float32's
-#     relative precision (~1e-7) on a number of a few units at most.
+#   * y = x - p is one float32 rounding of a number below g / 16 (~3e-8 ab units at
+#     most, usually none: x and p are float32 numbers less than a tile apart), and
+#     small, so 2 y . o has float32's relative precision (~1e-7) on a number of a few
+#     units at most.  (Float64 ab: y is taken in float64 and rounded once.)
 # The direct way, |x - c|^2 for each centre then minus the smallest, loses ~1e-7 of
 # |x - c|^2 itself in float32, which for colours 50 units from every bin is 1e-5 of
 # the weight; this way stays ~1e-7 everywhere on the table.  Only colours beyond the
@@ -853,25 +905,23 @@ def _encode_chunk(ab, bins, k, sigma, tables, index, weight, on_table):
     if B * HW == 0:
         return
     x = ab.reshape(B, 2, HW).transpose(0, 1)  # (2, B, HW), a view: the a plane, the b plane
-    idx, cell, inside = _knn_indices_chunk(x, bins, k, tables, clamp=not on_table)
+    idx, corner, y = _knn_indices_chunk(x, bins, k, tables, clamp=not on_table)
     # transpose in the table's small integers, then widen: faster than both at once
     index.copy_(idx.view(B, HW, k).transpose(1, 2).contiguous())
-    # per pixel (B, 1, HW) each: the corner p of its fine tile relative to the
-    # table's corner, and its place y in the tile, divided by sigma^2 (see above) and
+    # per pixel (B, 1, HW) each: the corner p of its fine tile (exact: a multiple of
+    # g / 16), and its place y = x - p in the tile, divided by sigma^2 (see above) and
     # times log2(e), as the weights are powers of 2 (exp2 is much faster than exp)
-    fine = bins.grid / _FIXED_TILES_PER_CELL
-    y = torch.empty(inside.shape, dtype=torch.float32, device=ab.device)
-    ya, yb = torch.mul(inside, fine / sigma**2 * _LOG2_E, out=y).view(2, B, 1, HW)
-    p = torch.empty(cell.shape, dtype=torch.float32, device=ab.device)
-    pa, pb = torch.mul(cell, fine, out=p).view(2, B, 1, HW)  # exact: multiples of g / 16
+    pa, pb = corner.view(2, B, 1, HW)
+    ya, yb = y.mul_(_LOG2_E / sigma**2).view(2, B, 1, HW)
     # the weights, a few images at a time (see _weights_part)
-    ca, cb = _centers_from(bins, tables[2])
+    ca, cb = bins.centers.float().T.contiguous()
     step = max(1, _WEIGHT_CHUNK // HW)
     for s in range(0, B, step):
         i = slice(s, s + step)
         _weights_part(ca, cb, index[i], ya[i], yb[i], pa[i], pb[i], sigma, weight[i])
     if not on_table:  # colours beyond the table: raw distances in float64
-        na, nb, _ = tables[0][0].shape
+        na, nb = tables[0][0].shape
+        fine = bins.grid / _FIXED_TILES_PER_CELL
         lo = x.new_tensor(tables[2], dtype=torch.float64)
         raw = (x.double() - lo[:, None, None]) * (1 / fine)  # (2, B, HW)
         # (those that the clamping moved: beyond the table, or in its last tile along a or b)
@@ -892,9 +942,9 @@ _LOG2_E = 1 / math.log(2)  # exp(z) = 2 ** (z * log2(e))
 def _weights_part(ca, cb, index, ya, yb, pa, pb, sigma, weight):
     """Gaussian weights into ``weight`` (b, k, HW) of the bins ``index`` (b, k, HW).
 
-    ``ca``, ``cb`` (Q,): the centres relative to the table's corner; ``ya``, ``yb``,
-    ``pa``, ``pb`` (b, 1, HW): each pixel's place in its fine tile over sigma^2, and
-    the tile's corner (see the comment above :func:`_encode_chunk`).
+    ``ca``, ``cb`` (Q,): the centres' a and b; ``ya``, ``yb``, ``pa``, ``pb`` (b, 1,
+    HW): each pixel's place in its fine tile over sigma^2 (times log2(e)), and the
+    tile's corner (see the comment above :func:`_encode_chunk`).
     """
     b, k, hw = index.shape
     # o = c - p for the k centres (all multiples of g / 16, exact in float32)
@@ -910,12 +960,6 @@ def _weights_part(ca, cb, index, ya, yb, pa, pb, sigma, weight):
     e.addcmul_(oa, ya).addcmul_(ob, yb)
     e.exp2_()
     e /= e.sum(1, keepdim=True)
-
-
-def _centers_from(bins, lo):
-    """The centres' a and b relative to the point ``lo``, (Q,) float32 each (exact)."""
-    c = bins.centers.double() - torch.tensor(lo, dtype=torch.float64, device=bins.device)
-    return c.float().T.contiguous()
 
 
 def _weights_float64(x, idx, centers, sigma):
