@@ -10,6 +10,7 @@ cannot be used for this.)
 
 import os
 import socket
+import sys
 import tempfile
 import time
 
@@ -59,8 +60,12 @@ def load_bench():
     import importlib.util
     from pathlib import Path
 
+    folder = Path(__file__).resolve().parent / "bench"
+    if str(folder) not in sys.path:  # as when run as a script: bench/timing.py importable
+        sys.path.insert(0, str(folder))
+
     def load(name: str):
-        path = Path(__file__).resolve().parent / "bench" / f"{name}.py"
+        path = folder / f"{name}.py"
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)

@@ -3,8 +3,9 @@
 Builds a random sRGB batch (B, 3, S, S), converts it to Lab and back with
 ``colorlib.color`` (the whole batch in one call) and with ``skimage.color``
 (image by image, channel-last numpy float32, as one would call it), and prints
-the best time of ``--repeats`` runs for each, the speed-up and the largest
-absolute difference between the two results.
+the best time of ``--repeats`` runs for each (the two taking turns, after a
+warm-up run each), the speed-up and the largest absolute difference between the
+two results.
 
 Run it from the repository root::
 
@@ -18,13 +19,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 from skimage import color as skcolor
+from timing import best_times  # bench/timing.py
 
 try:
     from colorlib import color
@@ -33,24 +34,14 @@ except ImportError:  # run from a checkout where colorlib is not installed
     from colorlib import color
 
 
-def _best_time(fn, repeats: int):
-    """(best wall-clock seconds over ``repeats`` calls, result of the last call)."""
-    best, result = float("inf"), None
-    for _ in range(repeats):
-        result = None  # free the previous output first, as a loop over batches would
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
-
-
 def run(batch: int = 32, size: int = 256, repeats: int = 3) -> list[dict]:
     """Time rgb -> Lab and Lab -> rgb in colorlib and scikit-image.
 
     Args:
         batch: number of images B.
         size: height and width S of each image.
-        repeats: timed runs per implementation; the best is reported.
+        repeats: timed runs per implementation, taking turns after one warm-up
+            run each; the best is reported.
 
     Returns:
         One dict per operation with keys ``operation``, ``skimage_s``,
@@ -69,12 +60,12 @@ def run(batch: int = 32, size: int = 256, repeats: int = 3) -> list[dict]:
     ]
     for name, ours, theirs, tensor in cases:
         images = [np.ascontiguousarray(im) for im in tensor.permute(0, 2, 3, 1).numpy()]
-        with torch.no_grad():
-            ours_s, ours_out = _best_time(lambda f=ours, t=tensor: f(t), repeats)
-        with warnings.catch_warnings():
+        with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # lab2rgb's "negative Z" warning
-            theirs_s, theirs_out = _best_time(
-                lambda f=theirs, ims=images: np.stack([f(im) for im in ims]), repeats
+            (ours_s, ours_out), (theirs_s, theirs_out) = best_times(
+                [lambda f=ours, t=tensor: f(t),
+                 lambda f=theirs, ims=images: np.stack([f(im) for im in ims])],
+                repeats,
             )
         diff = np.abs(ours_out.permute(0, 2, 3, 1).numpy() - theirs_out).max()
         rows.append({

@@ -35,30 +35,12 @@ are uniform over [-110, 110] in a and b, so many lie outside the bins.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import torch
+from timing import best_times  # bench/timing.py
 
 from colorlib import quantize
-
-
-def _best_times(ours, reference, repeats: int):
-    """The best of ``repeats`` wall-clock times of two functions, and their results.
-
-    The two run in turn (ours, reference, ours, ...), after one warm-up run each, so
-    that both meet the same moments of a busy or throttled machine: the ratio of the
-    best times is steadier than with all the runs of one side first.
-    Returns ``((ours_s, ours_result), (reference_s, reference_result))``.
-    """
-    fns = (ours, reference)
-    best, outs = [float("inf")] * 2, [fn() for fn in fns]  # warm-up
-    for _ in range(repeats):
-        for i, fn in enumerate(fns):
-            start = time.perf_counter()
-            outs[i] = fn()
-            best[i] = min(best[i], time.perf_counter() - start)
-    return (best[0], outs[0]), (best[1], outs[1])
 
 
 def run(
@@ -125,11 +107,10 @@ def _measure(ab, ab_bins, gamut_q, repeats, k, sigma, algorithm) -> dict:
     quantize.soft_encode(ab[:1, :, :1, :1], ab_bins, k, sigma)  # builds the search tables
 
     # sparse: (index, weight), (B, k, S, S) each
-    (sparse_ours_s, (index, weight)), (sparse_ref_s, (ref_index, ref_weight)) = _best_times(
-        lambda: quantize.soft_encode_sparse(ab, ab_bins, k, sigma),
-        lambda: quantize.soft_encode_bruteforce(
-            ab, ab_bins, k, sigma, algorithm=algorithm, sparse=True
-        ),
+    (sparse_ours_s, (index, weight)), (sparse_ref_s, (ref_index, ref_weight)) = best_times(
+        [lambda: quantize.soft_encode_sparse(ab, ab_bins, k, sigma),
+         lambda: quantize.soft_encode_bruteforce(
+             ab, ab_bins, k, sigma, algorithm=algorithm, sparse=True)],
         repeats,
     )
     # the same bins? (in no particular order along k: compare sorted by bin index)
@@ -142,9 +123,9 @@ def _measure(ab, ab_bins, gamut_q, repeats, k, sigma, algorithm) -> dict:
     del index, weight, ref_index, ref_weight, order
 
     # dense: (B, Q, S, S)
-    (ours_s, ours), (ref_s, ref) = _best_times(
-        lambda: quantize.soft_encode(ab, ab_bins, k, sigma),
-        lambda: quantize.soft_encode_bruteforce(ab, ab_bins, k, sigma, algorithm=algorithm),
+    (ours_s, ours), (ref_s, ref) = best_times(
+        [lambda: quantize.soft_encode(ab, ab_bins, k, sigma),
+         lambda: quantize.soft_encode_bruteforce(ab, ab_bins, k, sigma, algorithm=algorithm)],
         repeats,
     )
     max_diff = float((ours - ref).abs().max())
@@ -161,8 +142,8 @@ def _measure(ab, ab_bins, gamut_q, repeats, k, sigma, algorithm) -> dict:
     def sklearn_search():
         return nn.kneighbors(points, return_distance=False)
 
-    (search_ours_s, _), (search_ref_s, _) = _best_times(
-        lambda: quantize._knn_indices(x, ab_bins, k), sklearn_search, repeats
+    (search_ours_s, _), (search_ref_s, _) = best_times(
+        [lambda: quantize._knn_indices(x, ab_bins, k), sklearn_search], repeats
     )
 
     return {
