@@ -61,7 +61,7 @@ def load_bench():
     from pathlib import Path
 
     folder = Path(__file__).resolve().parent / "bench"
-    if str(folder) not in sys.path:  # as when run as a script: bench/timing.py importable
+    if str(folder) not in sys.path:  # as when run as a script: bench_timing importable
         sys.path.insert(0, str(folder))
 
     def load(name: str):

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from bench_timing import best_times  # bench/bench_timing.py
 from skimage import color as skcolor
-from timing import best_times  # bench/timing.py
 
 try:
     from colorlib import color
@@ -34,7 +34,7 @@ except ImportError:  # run from a checkout where colorlib is not installed
     from colorlib import color
 
 
-def run(batch: int = 32, size: int = 256, repeats: int = 3) -> list[dict]:
+def run(batch: int = 32, size: int = 256, repeats: int = 5) -> list[dict]:
     """Time rgb -> Lab and Lab -> rgb in colorlib and scikit-image.
 
     Args:

@@ -83,10 +83,13 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_step(name: str, variant: tuple, device: torch.device, batch: int, size: int,
-              base: int, width: float, warmup: int, steps: int, repeats: int,
-              seed: int = 0) -> float:
-    """Best mean seconds per training step of GAN ``name`` in ``variant`` on ``device``."""
+def make_step(name: str, variant: tuple, device: torch.device, batch: int, size: int,
+              base: int, width: float, seed: int = 0):
+    """The training step that :func:`time_step` times, ready to call: ``(step, G, D)``.
+
+    ``step()`` runs one :class:`GANStep` (built once, as ``fit_gan`` does) of GAN
+    ``name`` in ``variant`` on a fixed batch on ``device``.
+    """
     _, dtype, scaled, channels_last = variant
     G, D, optimizer, x, y = _build(name, batch, size, base, width, seed)
     memory = torch.channels_last if channels_last else torch.contiguous_format
@@ -96,14 +99,20 @@ def time_step(name: str, variant: tuple, device: torch.device, batch: int, size:
     y = y.to(device).contiguous(memory_format=memory)
     g_opt, d_opt = optimizer(G.parameters()), optimizer(D.parameters())
     precision = Precision(device, dtype, scaled, channels_last)
-    g_scaler, d_scaler = precision.scaler(), precision.scaler()
-
-    # built once, as fit_gan does
-    step_fn = GANStep(G, D, g_opt, d_opt, precision, g_scaler=g_scaler, d_scaler=d_scaler,
-                      recon_weight=100.0)
+    step_fn = GANStep(G, D, g_opt, d_opt, precision, g_scaler=precision.scaler(),
+                      d_scaler=precision.scaler(), recon_weight=100.0)
 
     def step():
         step_fn(x, y)
+
+    return step, G, D
+
+
+def time_step(name: str, variant: tuple, device: torch.device, batch: int, size: int,
+              base: int, width: float, warmup: int, steps: int, repeats: int,
+              seed: int = 0) -> float:
+    """Best mean seconds per training step of GAN ``name`` in ``variant`` on ``device``."""
+    step, _, _ = make_step(name, variant, device, batch, size, base, width, seed)
 
     for _ in range(warmup):
         step()

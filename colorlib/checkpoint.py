@@ -310,14 +310,8 @@ def load_weights(model: nn.Module, state_dict: Mapping[str, torch.Tensor], stric
     if not isinstance(state_dict, Mapping):
         raise CheckpointError(f"expected a state_dict (a dict of name -> tensor), got "
                               f"{type(state_dict).__name__}")
-    own = model.state_dict()
-    missing = [k for k in own if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in own]
-    mismatched = [
-        f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}"
-        for k, v in state_dict.items()
-        if k in own and isinstance(v, torch.Tensor) and v.shape != own[k].shape
-    ]
+    missing, unexpected, shapes = state_differences(model.state_dict(), state_dict)
+    mismatched = [f"{k}: checkpoint {saved} vs model {own}" for k, saved, own in shapes]
     problems = [_listing("shape mismatch", "shape mismatches", mismatched)]
     if strict:
         problems += [_listing("missing key", "missing keys", missing),
@@ -336,6 +330,21 @@ def load_weights(model: nn.Module, state_dict: Mapping[str, torch.Tensor], stric
             f"fit). The model was left unchanged.{hint}"
         )
     return model.load_state_dict(state_dict, strict=strict)
+
+
+def state_differences(own: Mapping[str, torch.Tensor], saved: Mapping[str, torch.Tensor]):
+    """How the weights ``saved`` differ from a model's own ``state_dict()`` ``own``.
+
+    Returns:
+        ``(missing, unexpected, shapes)``: the keys of ``own`` that ``saved`` lacks, the
+        keys of ``saved`` that ``own`` lacks, and ``(key, saved shape, own shape)`` for
+        each tensor of both whose shapes differ.  All empty: the weights fit.
+    """
+    missing = [k for k in own if k not in saved]
+    unexpected = [k for k in saved if k not in own]
+    shapes = [(k, tuple(v.shape), tuple(own[k].shape)) for k, v in saved.items()
+              if k in own and isinstance(v, torch.Tensor) and v.shape != own[k].shape]
+    return missing, unexpected, shapes
 
 
 def _listing(one: str, many: str, items: list[str]) -> str:

@@ -71,6 +71,11 @@ class TrainUsageError(Exception):
     """A mistake in the command line or the output folder; printed as one ``error:`` line."""
 
 
+def _one_line(error: Exception) -> str:
+    """An error's message on one line, for the command line's one-line errors."""
+    return " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+
+
 # --------------------------------------------------------------------------- arguments
 
 
@@ -230,8 +235,6 @@ def _with_size(name: str, kwargs: dict, size: int) -> dict:
     return kwargs
 
 
-
-
 def loss_for(model, train_pairs):
     """The training loss of ``model``: Zhang's rebalanced CE for ``zhang``, else MSE."""
     import torch.nn.functional as F
@@ -295,7 +298,7 @@ def check_output_folder(out: Path, resume: bool, settings: dict) -> tuple[int, d
     try:
         state = ckpt.load(state_file)
     except ckpt.CheckpointError as e:
-        raise TrainUsageError(str(e).split("\n")[0]) from e
+        raise TrainUsageError(_one_line(e)) from e
     done = int(state.get("epoch", 0))
     if not resume:
         raise TrainUsageError(
@@ -421,8 +424,7 @@ def _train(args, kwargs: dict, env) -> int:
             history = fit(net, loader, val_loader, loss_fn=loss_fn, lr=lr,
                           is_main=env.is_main, **common)
     except ckpt.CheckpointError as e:  # e.g. checkpoint.pt is from another configuration
-        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
-        raise TrainUsageError(" ".join(lines)) from e
+        raise TrainUsageError(_one_line(e)) from e
     if env.is_main:  # fit's history is the one in the checkpoint it wrote last
         ckpt.save_model(out / MODEL, model, epochs=len(history), history=history.records,
                         settings=settings)

@@ -509,8 +509,9 @@ def _knn_exhaustive(x: torch.Tensor, centers: torch.Tensor, k: int):
 # tile's middle and check the corners, among the tile's candidates only (the other bins
 # are never among the k nearest there, see above).  Ties are allowed (<=): a tile whose
 # edge lies on a border, as the lines a, b = multiples of g / 2 often are on a regular
-# grid, still stores a correct set.  Tiles that fail store -1 and their pixels run the
-# candidate search of :func:`_knn_chunk`.  All of it is exact in float64 (centres and
+# grid, still stores a correct set.  Tiles that fail are cut into sub-tiles (see
+# _SUB_TILES), and pixels where those fail too run the candidate search of
+# :func:`_knn_chunk`.  All of it is exact in float64 (centres and
 # corners are multiples of the tile side).  A pixel's tile is found in the input's
 # float32 and then checked with the pixel's place in it (see :func:`_knn_indices_chunk`),
 # so a pixel never reads a tile it is more than ~3e-8 ab units outside of.

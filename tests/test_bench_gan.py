@@ -20,21 +20,20 @@ def test_run_tiny_on_cpu(bench):
     assert [(row["model"], row["variant"]) for row in r["rows"]] == [
         ("pix2pix", "fp32"), ("pix2pix", "channels-last"),
         ("cgan", "fp32"), ("cgan", "channels-last")]
-    assert all(row["speedup"] == 1.0 for row in r["rows"] if row["variant"] == "fp32")
+    assert all(row["seconds"] > 0 for row in r["rows"])
     fp32 = {row["model"]: row["seconds"] for row in r["rows"] if row["variant"] == "fp32"}
     for row in r["rows"]:
         assert row["speedup"] == pytest.approx(fp32[row["model"]] / row["seconds"])
 
 
-def test_the_timed_step_trains(bench):
-    """The step that is timed really updates both networks (not an empty loop)."""
-    G, D, optimizer, x, y = bench._build("cgan", 2, 16, 4, 0.125, seed=0)
+@pytest.mark.parametrize("variant", ["fp32", "channels-last"])
+def test_the_timed_step_trains(bench, variant):
+    """The step that time_step times really updates both networks (not an empty loop)."""
+    cpu = torch.device("cpu")
+    (chosen,) = [v for v in bench._variants(cpu) if v[0] == variant]
+    step, G, D = bench.make_step("cgan", chosen, cpu, 2, 16, 4, 0.125, seed=0)
     before = [p.detach().clone() for p in (*G.parameters(), *D.parameters())]
-    from colorlib.train import GANStep, choose_precision
-
-    step = GANStep(G.train(), D.train(), optimizer(G.parameters()), optimizer(D.parameters()),
-                   choose_precision(torch.device("cpu")), recon_weight=100.0)  # as time_step
-    step(x, y)
+    step()
     after = list(G.parameters()) + list(D.parameters())
     assert all(not torch.equal(b, a) for b, a in zip(before, after))
 

@@ -1,11 +1,11 @@
-"""bench/timing.py: the benchmarks' shared timer takes turns and keeps the best times."""
+"""bench/bench_timing.py: the benchmarks' shared timer takes turns and keeps the best times."""
 
 import pytest
 
 
 @pytest.fixture(scope="module")
 def timing(load_bench):
-    return load_bench("timing")
+    return load_bench("bench_timing")
 
 
 def test_best_times_takes_turns_and_keeps_each_best(timing, monkeypatch):

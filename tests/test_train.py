@@ -192,6 +192,29 @@ def test_resume_refuses_another_optimizer_or_scheduler(tmp_path):
     assert path.read_bytes() == before
 
 
+def test_resume_refuses_other_parameter_groups_before_loading_anything(tmp_path):
+    # torch's own optimizer.load_state_dict would only fail after the model's weights
+    # were loaded; fit must refuse first and leave model and file untouched
+    path = tmp_path / "run.pt"
+    model = new_model()
+    before = finished_run(path, model=model)
+    torch.manual_seed(1)
+    fresh = new_model()
+    untouched = weights(fresh)
+    first, *rest = list(fresh.parameters())
+    first.requires_grad_(False)  # frozen: the new optimizer gets one tensor fewer
+    adam = torch.optim.Adam(rest)
+    n = len(rest)
+    with pytest.raises(CheckpointError,
+                       match=rf"\(optimizer: parameter groups of \[{n + 1}\] tensors then, "
+                             rf"\[{n}\] now\)"):
+        fit(fresh, loader(make_data()), epochs=2, device="cpu", checkpoint=path, resume=True,
+            optimizer=adam, progress=False, verbose=False)
+    assert path.read_bytes() == before
+    for key, value in untouched.items():
+        assert torch.equal(value, fresh.state_dict()[key]), key
+
+
 def test_resume_refuses_a_gan_checkpoint(tmp_path):
     from colorlib.train import fit_gan
 

@@ -10,7 +10,16 @@ from torch import nn
 
 from ..models.autoencoder import Autoencoder
 from ..models.base import count_parameters
-from .core import call, close, expect_tensor, fail, parameter_shapes, passed
+from .core import (
+    CheckFailed,
+    call,
+    close,
+    copy_weights,
+    expect_tensor,
+    fail,
+    parameter_shapes,
+    passed,
+)
 
 #: (layer, c_in, c_out, kernel_size): the report's layers and a few others
 LAYERS = [
@@ -97,9 +106,8 @@ def make_encoder(fn) -> None:
             fail(where, f"{count_parameters(built):,} parameters, expected "
                         f"{count_parameters(reference):,}; {hint}")
         built = copy.deepcopy(built).eval()
+        copy_weights(reference, built)
         with torch.no_grad():
-            for mine, theirs in zip(built.parameters(), reference.parameters()):
-                mine.copy_(theirs)
             gray = torch.rand(2, 1, size, size, generator=torch.Generator().manual_seed(seed))
             expected = reference(gray)
             got = call(built, gray.clone(), what=where)
@@ -107,9 +115,11 @@ def make_encoder(fn) -> None:
             if close(got, expected.relu()):
                 fail(where, "the latent vector went through a ReLU; it is linear (no "
                             "activation after the dense layer)")
-            if not close(got, expected):
-                fail(where, "the parameter shapes are right but the latent vectors differ "
-                            "(with colorlib's weights copied in): a ReLU after every conv, "
-                            "stride=2 and padding=1, and nn.Flatten() before the dense layer?")
-        expect_tensor(got, expected, where, atol=1e-4, rtol=1e-4, names="image unit")
+        try:
+            expect_tensor(got, expected, where, atol=1e-4, rtol=1e-4, names="image unit")
+        except CheckFailed as e:
+            raise CheckFailed(f"{e}. The parameter shapes are right but the latent vectors "
+                              "differ (with colorlib's weights copied in): a ReLU after every "
+                              "conv, stride=2 and padding=1, and nn.Flatten() before the "
+                              "dense layer?") from None
     passed("your make_encoder (64 x 64 and 32 x 32)")

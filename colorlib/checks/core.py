@@ -93,6 +93,23 @@ def parameter_shapes(model: nn.Module) -> list[tuple[int, ...]]:
     return [tuple(p.shape) for p in model.parameters()]
 
 
+def copy_weights(src: nn.Module, dst: nn.Module) -> None:
+    """Copy ``src``'s parameters and BatchNorm statistics into ``dst``, in order.
+
+    For a student's network and colorlib's whose parameter shapes are known to match
+    (:func:`parameter_shapes`), so that both compute the same function.
+    """
+    with torch.no_grad():
+        for s, d in zip(src.parameters(), dst.parameters()):
+            d.copy_(s)
+        src_buffers = [b for b in src.buffers() if b.dtype.is_floating_point]
+        dst_buffers = [b for b in dst.buffers() if b.dtype.is_floating_point]
+        if len(src_buffers) == len(dst_buffers):
+            for s, d in zip(src_buffers, dst_buffers):
+                if s.shape == d.shape:
+                    d.copy_(s)
+
+
 def _shape_hint(got: torch.Size, expected: torch.Size) -> str:
     if len(got) == len(expected) - 1:
         return " - did you drop a dimension? keep it with keepdim=True or x[:, None]"

@@ -16,7 +16,16 @@ from torch import nn
 from ..models import count_parameters
 from ..models.cgan import CGANGenerator
 from ..models.pix2pix import PatchDiscriminator, receptive_field
-from .core import CheckFailed, call, close, expect_tensor, fail, parameter_shapes, passed
+from .core import (
+    CheckFailed,
+    call,
+    close,
+    copy_weights,
+    expect_tensor,
+    fail,
+    parameter_shapes,
+    passed,
+)
 
 # --------------------------------------------------------------------------- PatchGAN
 
@@ -77,19 +86,6 @@ def _measured_receptive_field(model: nn.Module, in_channels: int, size: int = 16
     return int(rows.max() - rows.min() + 1)
 
 
-def _copy_weights(src: nn.Module, dst: nn.Module) -> None:
-    """Copy parameters and BatchNorm statistics in order (the shapes are known to match)."""
-    with torch.no_grad():
-        for s, d in zip(src.parameters(), dst.parameters()):
-            d.copy_(s)
-        src_buffers = [b for b in src.buffers() if b.dtype.is_floating_point]
-        dst_buffers = [b for b in dst.buffers() if b.dtype.is_floating_point]
-        if len(src_buffers) == len(dst_buffers):
-            for s, d in zip(src_buffers, dst_buffers):
-                if s.shape == d.shape:
-                    d.copy_(s)
-
-
 def patchgan(cls) -> None:
     """Check a PatchGAN class: ``cls(in_channels, base, n_layers)`` -> module, ``m(x)`` -> logits.
 
@@ -136,7 +132,7 @@ def patchgan(cls) -> None:
         mine = _build(cls, *config)
         if parameter_shapes(mine) != parameter_shapes(ref):
             fail(_PATCHGAN, f"{_PATCHGAN}{config}: {_parameter_hint(mine, ref)}")
-        _copy_weights(ref, mine)
+        copy_weights(ref, mine)
         x = torch.randn(2, config[0], 48, 64, generator=torch.Generator().manual_seed(1))
         for mode in ("eval", "train"):
             ref.train(mode == "train")

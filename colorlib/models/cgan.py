@@ -155,8 +155,7 @@ class CGANGenerator(Colorizer):
         return (2 * z - 1).to(device if device is not None else self.uv_range.device)
 
     def forward(self, Y: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
-        if Y.dim() != 4 or Y.shape[1] != 1:
-            raise ValueError(f"CGANGenerator expects Y of shape (B, 1, H, W), got {tuple(Y.shape)}")
+        self.check_input(Y, "Y")
         if tuple(Y.shape[-2:]) != (self.size, self.size):
             raise ValueError(
                 f"this CGANGenerator was built for {self.size}x{self.size} images (its dense "

@@ -60,14 +60,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import color
+from ..pretrained import IMAGENET_MEAN, IMAGENET_STD
 from . import register
 from .base import Colorizer
 from .wallner import conv_stack
 
 L_SCALE = 50.0  # L in [0, 100] -> L / 50 - 1 in [-1, 1]
 AB_SCALE = 127.0  # tanh output in [-1, 1] -> ab in [-127, 127]
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 INCEPTION_MIN_SIZE = 75  # the smallest input torchvision's Inception v3 accepts
 
 # Conv layers as (channels, stride), "up" = nearest upsampling x2 (see wallner.conv_stack).
@@ -94,19 +93,9 @@ def embedding_input(L: torch.Tensor, size: int) -> torch.Tensor:
     rgb = color.lab_to_rgb(torch.cat([L, zeros, zeros], dim=1))
     rgb = F.interpolate(rgb, size=(size, size), mode="bilinear", antialias=True,
                         align_corners=False)
-    mean, std = _imagenet_mean_std(L.device)
+    mean = torch.tensor(IMAGENET_MEAN, device=L.device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=L.device).view(1, 3, 1, 1)
     return (rgb - mean) / std
-
-
-_MEAN_STD: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
-
-
-def _imagenet_mean_std(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """ImageNet's mean and std as (1, 3, 1, 1) tensors on ``device``, copied there once."""
-    if device not in _MEAN_STD:
-        _MEAN_STD[device] = tuple(torch.tensor(v, device=device).view(1, 3, 1, 1)
-                                  for v in (IMAGENET_MEAN, IMAGENET_STD))
-    return _MEAN_STD[device]
 
 
 def tile_and_concat(features: torch.Tensor, vector: torch.Tensor) -> torch.Tensor:

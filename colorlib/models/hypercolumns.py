@@ -73,11 +73,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from ..pretrained import IMAGENET_MEAN, IMAGENET_STD
 from . import register
 from .base import Colorizer
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 UV_MAX = (0.436, 0.615)  # |U| and |V| of sRGB colours in YUV
 # VGG16's conv blocks (3x3 convs with ReLU), each but the first after a 2x2 max-pool.
 VGG16_BLOCKS = [[64, 64], [128, 128], [256, 256, 256], [512, 512, 512], [512, 512, 512]]

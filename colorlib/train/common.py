@@ -325,10 +325,8 @@ def _weight_differences(name: str, saved: Any, own: dict[str, torch.Tensor]) -> 
     """What keeps the weights ``saved`` from fitting ``own`` (a state_dict), in short."""
     if not isinstance(saved, dict):
         return [f"{name}: the checkpoint has no {name} weights"]
-    missing = [k for k in own if k not in saved]
-    unexpected = [k for k in saved if k not in own]
-    shapes = [f"{k} {tuple(v.shape)} then, {tuple(own[k].shape)} now" for k, v in saved.items()
-              if k in own and isinstance(v, torch.Tensor) and v.shape != own[k].shape]
+    missing, unexpected, shapes = ckpt.state_differences(own, saved)
+    shapes = [f"{k} {then} then, {now} now" for k, then, now in shapes]
     out = []
     for what, items in (("shapes", shapes), ("weights missing from the checkpoint", missing),
                         ("weights this network lacks", unexpected)):

@@ -103,7 +103,8 @@ class GANStep:
         self.g_scaler = g_scaler or precision.scaler()
         self.d_scaler = d_scaler or precision.scaler()
         self.loss, self.label_smoothing = loss, label_smoothing
-        self.recon_loss = recon_loss or default_recon_loss(generator)
+        self.recon_loss = (default_recon_loss(generator) if recon_loss is None
+                           else recon_loss)
         self.recon_weight, self.grad_clip = recon_weight, grad_clip
         self.d_steps, self.g_steps = d_steps, g_steps
         self.g_params = [p for p in generator.parameters() if p.requires_grad]
@@ -255,7 +256,8 @@ def fit_gan(generator: nn.Module, discriminator: nn.Module, train_loader: Iterab
         raise ValueError(f"d_steps and g_steps must be >= 1, got {d_steps} and {g_steps}")
     if not 0 <= label_smoothing < 1:
         raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
-    recon_loss = recon_loss or default_recon_loss(generator)
+    if recon_loss is None:
+        recon_loss = default_recon_loss(generator)
     precision = place((generator, discriminator), device, amp, channels_last)
     g_opt = g_optimizer or torch.optim.Adam(
         [p for p in generator.parameters() if p.requires_grad], lr=lr, betas=betas)
